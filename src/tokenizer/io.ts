@@ -1,0 +1,43 @@
+/**
+ * Small shared helpers for tokenizers: atomic file writes (temp file + rename, so a crash never
+ * leaves a half-written `tokenizer.json`) and splitting text on special-token strings.
+ */
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+
+/** Writes `data` to `path` via a temporary file in the same folder and a rename. */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
+
+/** A piece of text, or a special token found in it. */
+export type Segment = { text: string } | { special: number };
+
+/**
+ * Splits `text` on the given special-token strings (longest match first at each position).
+ * With no specials the whole text is one segment.
+ */
+export function splitOnSpecials(text: string, specials: ReadonlyMap<string, number>): Segment[] {
+  if (specials.size === 0 || text.length === 0) return [{ text }];
+  const names = [...specials.keys()].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
+  const escaped = names.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+  const re = new RegExp(escaped.join("|"), "g");
+  const out: Segment[] = [];
+  let last = 0;
+  for (const m of text.matchAll(re)) {
+    if (m.index! > last) out.push({ text: text.slice(last, m.index) });
+    out.push({ special: specials.get(m[0])! });
+    last = m.index! + m[0].length;
+  }
+  if (last < text.length) out.push({ text: text.slice(last) });
+  return out;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
+/** UTF-8 bytes → string; invalid sequences become U+FFFD. A leading BOM is kept. */
+export function utf8Decode(bytes: Uint8Array): string {
+  return utf8.decode(bytes);
+}
