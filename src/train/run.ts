@@ -11,7 +11,7 @@ import { loadSafetensors } from "../io/safetensors.js";
 import { validateConfig, toJsonText, type ModelConfig } from "../config/index.js";
 import { loadTokenizer, trainBpe, type Tokenizer } from "../tokenizer/index.js";
 import { loadDocuments, splitDocuments } from "../data/index.js";
-import { buildModel, type CausalLM } from "../models/index.js";
+import { buildModel, type CausalLM } from "../models/causal_lm.js";
 import { latestCheckpointDir } from "./checkpoint.js";
 
 /**

@@ -6,7 +6,7 @@ import { UsageError } from "../command.js";
 import { parseArgs, numberFlag } from "../args.js";
 import { loadConfig, costOf } from "../../config/index.js";
 import { loadDataset } from "../../data/index.js";
-import { buildModel } from "../../models/index.js";
+import { buildModel } from "../../models/causal_lm.js";
 import { train } from "../../train/trainer.js";
 import { prepareTokenizer, saveRunConfig, withVocab } from "../../train/run.js";
 import { ensureWritableDir } from "../../io/atomic.js";
