@@ -100,6 +100,15 @@ function firstBadGradient(model: Module): string | null {
   return null;
 }
 
+/** Names the first parameter holding a NaN/Inf, or null. */
+function firstBadWeight(model: Module): string | null {
+  for (const [name, p] of model.namedParameters()) {
+    const d = p.dense();
+    for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i]!)) return name;
+  }
+  return null;
+}
+
 /** Per-expert token counts of the last forward, for every MoE layer that exposes them. */
 export function expertLoads(model: Module): Record<string, number[]> {
   const out: Record<string, number[]> = {};
@@ -223,11 +232,15 @@ export function train(o: TrainOptions): TrainSummary {
       defaultGenerator().setState(rngBefore);
       state.cursor = cursorBefore;
       state.rng = rngBefore;
-      saveCheckpoint(o.outDir, model, opt, state);
+      // save the state before this step, unless the weights themselves are already corrupt —
+      // then the newest periodic checkpoint stays the last good one
+      const badWeight = firstBadWeight(model);
+      if (!badWeight) saveCheckpoint(o.outDir, model, opt, state);
+      else where += `; weight '${badWeight}' is itself non-finite, so the last good checkpoint is the previous one`;
       stoppedBy = "nan";
-      progress.log(`stopped at step ${step}: non-finite ${nonFinite ? "loss" : `gradient norm (${gradNorm})`} — ${where}. Last good state saved at step ${state.step}.`);
+      progress.log(`stopped at step ${step}: non-finite ${nonFinite ? "loss" : `gradient norm (${gradNorm})`} — ${where}.`);
       writeSummary(o.outDir, { valLoss: null, valBpb: null, valPpl: null, steps: state.step, tokens: state.tokens, tokensPerSec, params, elapsedSec: state.elapsedSec, finalLoss: lastLoss, stoppedBy });
-      throw new ChimeraError(`training stopped at step ${step}: non-finite values — ${where} (last good checkpoint: step ${state.step} in ${o.outDir})`);
+      throw new ChimeraError(`training stopped at step ${step}: non-finite values — ${where} (checkpoints in ${o.outDir})`);
     }
     opt.update();
     model.zeroGrad();
@@ -257,7 +270,6 @@ export function train(o: TrainOptions): TrainSummary {
       if (Object.keys(loads).length) metrics.append({ step, expertLoad: loads });
     }
     progress.update(progressLine({ step, totalSteps, loss: lastLoss, lr: opt.lr, tokensPerSec, etaSec: eta }), persist);
-    o.onStep?.(step, lastLoss);
 
     if (o.evalEvery > 0 && step % o.evalEvery === 0) {
       const r = runEval();
@@ -265,6 +277,7 @@ export function train(o: TrainOptions): TrainSummary {
       model.train();
     }
     if (o.checkpointEvery > 0 && step % o.checkpointEvery === 0) save();
+    o.onStep?.(step, lastLoss);
   }
 
   save();
