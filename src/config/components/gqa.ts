@@ -12,8 +12,9 @@
  *   q_norm/k_norm [h] (per head) or [H·h]/[K·h] (full), gate_proj [H, d], sinks [H]
  * KV cache per token: 2·K·h elements.
  */
+import { ConfigError } from "../../errors.js";
 import type { Obj } from "../reader.js";
-import { averageKeys, linear, linearParams, prefixed, whole, type ComponentKind, type ParamShape } from "./kind.js";
+import { averageKeys, linear, linearParams, whole, type ComponentKind, type ParamShape } from "./kind.js";
 import { describeNorm, normParams, normShapes, NORM_KINDS, readKind, type NormSpec } from "./norms.js";
 import { describeRope, parseRopeParams, type RopeParams } from "./rope.js";
 
@@ -62,9 +63,10 @@ function qkNormShapes(s: GqaSpec): ParamShape[] {
 
 function qkNormParams(s: GqaSpec): number {
   if (!s.qkNorm) return 0;
-  const { scope: _scope, ...n } = s.qkNorm;
-  const w = s.qkNorm.scope === "head" ? 2 * s.headDim : (s.numHeads + s.numKvHeads) * s.headDim;
-  return s.qkNorm.scope === "head" ? 2 * normParams(n as NormSpec, s.headDim) : normParams(n as NormSpec, w - s.numKvHeads * s.headDim) + normParams(n as NormSpec, s.numKvHeads * s.headDim);
+  const { scope: _scope, ...rest } = s.qkNorm;
+  const n = rest as NormSpec;
+  if (s.qkNorm.scope === "head") return 2 * normParams(n, s.headDim);
+  return normParams(n, s.numHeads * s.headDim) + normParams(n, s.numKvHeads * s.headDim);
 }
 
 export const gqaKind: ComponentKind<GqaSpec> = {
@@ -122,7 +124,7 @@ export const gqaKind: ComponentKind<GqaSpec> = {
     if (s.outputGate === "headwise") out.push(...linear("gate_proj", d, s.numHeads, false));
     if (s.sink) out.push({ name: "sinks", shape: [s.numHeads] });
     out.push(...linear("o_proj", s.numHeads * s.headDim, d, s.outBias));
-    return prefixed("", out);
+    return out;
   },
   params(s, env) {
     const d = env.dModel;
@@ -147,5 +149,5 @@ export const gqaKind: ComponentKind<GqaSpec> = {
 export function checkRotaryDims(r: RopeParams, headDim: number, path: string): void {
   const dims = r.fraction * headDim;
   if (!Number.isInteger(dims) || dims % 2 !== 0)
-    throw new (class extends Error {})(""), void 0;
+    throw new ConfigError(path, `rotary dims fraction × headDim = ${r.fraction} × ${headDim} = ${dims} must be an even integer`);
 }

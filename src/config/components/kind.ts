@@ -112,3 +112,9 @@ export function averageKeys(context: number, window: number | null): number {
   const sum = (w * (w + 1)) / 2 + (n - w) * w;
   return sum / n;
 }
+
+/** Compact number for descriptions: 1e-6 → "1e-6", 0.25 → "0.25", 1000000 → "1e6". */
+export function short(x: number): string {
+  if (x !== 0 && (Math.abs(x) < 1e-3 || Math.abs(x) >= 1e5)) return x.toExponential().replace("e+", "e");
+  return String(x);
+}

@@ -3,7 +3,7 @@
  * Parameters: `weight [width]`, and `bias [width]` unless `bias` is false.
  */
 import type { Obj } from "../reader.js";
-import type { NormKind, ParamShape } from "./kind.js";
+import { short, type NormKind, type ParamShape } from "./kind.js";
 
 export interface LayerNormSpec {
   kind: "layernorm";
@@ -21,7 +21,7 @@ export const layernormKind: NormKind<LayerNormSpec> = {
   parse(o: Obj): LayerNormSpec {
     return { kind: "layernorm", eps: o.num("eps", { above: 0, below: 1 }, 1e-5), bias: o.bool("bias", true) };
   },
-  describe: (s) => `layernorm(eps ${s.eps}${s.bias ? "" : ", no bias"})`,
+  describe: (s) => `layernorm(eps ${short(s.eps)}${s.bias ? "" : ", no bias"})`,
   shapes(s, width) {
     const out: ParamShape[] = [{ name: "weight", shape: [width] }];
     if (s.bias) out.push({ name: "bias", shape: [width] });

@@ -3,7 +3,7 @@
  * zero-centred "(1+w)" form of Gemma / Qwen3-Next (§1.3). Parameters: `weight [width]`.
  */
 import type { Obj } from "../reader.js";
-import type { NormKind } from "./kind.js";
+import { short, type NormKind } from "./kind.js";
 
 export interface RmsNormSpec {
   kind: "rmsnorm";
@@ -22,7 +22,7 @@ export const rmsnormKind: NormKind<RmsNormSpec> = {
   parse(o: Obj): RmsNormSpec {
     return { kind: "rmsnorm", eps: o.num("eps", { above: 0, below: 1 }, 1e-6), zeroCentered: o.bool("zeroCentered", false) };
   },
-  describe: (s) => `rmsnorm(eps ${s.eps}${s.zeroCentered ? ", 1+w" : ""})`,
+  describe: (s) => `rmsnorm(eps ${short(s.eps)}${s.zeroCentered ? ", 1+w" : ""})`,
   shapes: (_s, width) => [{ name: "weight", shape: [width] }],
   params: (_s, width) => width,
 };

@@ -6,7 +6,7 @@
  * (NoPE, SmolLM3 / Trinity).
  */
 import type { Obj } from "../reader.js";
-import { NO_CACHE, type ComponentKind } from "./kind.js";
+import { NO_CACHE, short, type ComponentKind } from "./kind.js";
 
 export type RopeScaling =
   | { kind: "linear"; factor: number }
@@ -56,7 +56,7 @@ export function parseRopeParams(o: Obj): RopeParams {
 }
 
 export function describeRope(r: RopeParams): string {
-  const parts = [`rope θ=${r.theta.toExponential().replace("e+", "e")}`];
+  const parts = [`rope θ=${short(r.theta)}`];
   if (r.fraction !== 1) parts.push(`${Math.round(r.fraction * 100)}% of dims`);
   if (r.scaling) parts.push(`${r.scaling.kind}×${r.scaling.factor}`);
   return parts.join(", ");
@@ -72,3 +72,14 @@ export const ropeKind: ComponentKind<RopeSpec> = {
   extraFlops: () => 0,
   cache: () => NO_CACHE,
 };
+
+/**
+ * The rotation an attention layer actually applies: its own `rope` when set (null = NoPE), else the
+ * model's positional RoPE, else none. Model builders call this instead of re-deriving the rule.
+ */
+export function effectiveRope(positional: { kind: string }, layerRope: RopeParams | null | undefined): RopeParams | null {
+  if (layerRope !== undefined) return layerRope;
+  if (positional.kind !== "rope") return null;
+  const { theta, fraction, scaling } = positional as RopeSpec;
+  return { theta, fraction, scaling };
+}

@@ -1,0 +1,55 @@
+/**
+ * DeepSeek-V3 / R1 (arXiv 2412.19437; components.md §9, §15.2, §16.1; architectures.json from
+ * deepseek-ai/DeepSeek-V3 inference/configs/config_671B.json): 61 layers of MLA (128 heads, q rank
+ * 1536, kv rank 512, qk 128 + 64 rope, v 128) with RMSNorm pre-norm eps 1e-6; first 3 layers dense
+ * SwiGLU 18,432, the rest MoE (256 routed experts × 2048, top-8 of sigmoid scores in 8 groups with
+ * top-4 groups, renormalised, × 2.5, one shared expert × 2048); RoPE θ 1e4 with YaRN ×40 from
+ * 4096; untied, vocab 129,280; one sequential MTP module (MLA + MoE block). Published: 671B main
+ * model, 37B active, plus a 14B MTP module (685B on HF). The aux-loss-free selection bias (256
+ * floats per MoE layer, updated by rule, not gradient) is a buffer and is not counted.
+ */
+import { ffnSub, attnSub, model, pre } from "../build.js";
+import { mla } from "../components/mla.js";
+import { moe } from "../components/moe.js";
+import { rmsnorm } from "../components/rmsnorm.js";
+import { rope } from "../components/rope.js";
+import { swiglu } from "../components/swiglu.js";
+import { pattern } from "../pattern.js";
+import type { BlockSpec, FfnSpec } from "../types.js";
+import type { PresetDef } from "./types.js";
+
+function deepseekV3() {
+  const norm = rmsnorm(1e-6);
+  const attention = mla({ numHeads: 128, qLoraRank: 1_536, kvLoraRank: 512, qkNopeHeadDim: 128, qkRopeHeadDim: 64, vHeadDim: 128 });
+  const block = (ffn: FfnSpec): BlockSpec => ({ sublayers: [attnSub(attention, pre(norm)), ffnSub(ffn, pre(norm))] });
+  const routed = moe({
+    numExperts: 256,
+    topK: 8,
+    expertHidden: 2_048,
+    shared: { count: 1, hidden: 2_048, gated: false },
+    router: { scoring: "sigmoid", normalizeTopK: true, bias: false, scale: 2.5, groups: 8, topKGroups: 4 },
+    aux: { loadBalance: 0.0001, zLoss: 0 },
+  });
+  return model({
+    name: "deepseek-v3",
+    description: "DeepSeek-V3 (also R1)",
+    source: "deepseek-ai/DeepSeek-V3 inference/configs/config_671B.json @9b4e978 (architectures.json)",
+    vocabSize: 129_280,
+    dModel: 7_168,
+    contextLength: 163_840,
+    positional: rope(10_000, 1, { kind: "yarn", factor: 40, originalContext: 4_096, betaFast: 32, betaSlow: 1 }),
+    layers: [...pattern(block(swiglu(18_432)), 3), ...pattern(block(routed), 58)],
+    finalNorm: norm,
+    head: { tied: false, bias: false },
+    mtp: { kind: "sequential", depth: 1, lossWeight: 0.3, norm, block: block(routed) },
+  });
+}
+
+export const DEEPSEEK_PRESETS: PresetDef[] = [
+  {
+    name: "deepseek-v3",
+    family: "deepseek",
+    description: "DeepSeek-V3/R1: MLA, 3 dense + 58 MoE layers (256 experts top-8 + shared), 1 sequential MTP module",
+    build: deepseekV3,
+  },
+];

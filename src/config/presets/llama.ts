@@ -1,0 +1,52 @@
+/**
+ * Llama 3 dense family (architectures.json "Llama-3 8B" / "70B", litgpt config 'Llama-3-8B'
+ * citing huggingface.co/meta-llama/Meta-Llama-3-8B config.json): pre-RMSNorm (eps 1e-5), RoPE
+ * θ 500,000, GQA with 8 KV heads × 128, SwiGLU, untied head, vocab 128,256.
+ * Published: llama3-8b 8,030,261,248 parameters. llama-tiny keeps every structural choice at d 128.
+ */
+import { dense } from "./dense.js";
+import type { PresetDef } from "./types.js";
+
+const LITGPT = "Lightning-AI/litgpt config.py 'Llama-3-8B' (cites huggingface.co/meta-llama/Meta-Llama-3-8B config.json)";
+const base = { vocabSize: 128_256, headDim: 128, kvHeads: 8, context: 8_192, theta: 500_000, eps: 1e-5, tied: false };
+
+export const LLAMA_PRESETS: PresetDef[] = [
+  {
+    name: "llama3-8b",
+    family: "llama",
+    description: "Llama 3 8B: 32 × 4096, GQA 32/8, SwiGLU 14336, RoPE 5e5, RMSNorm, untied",
+    build: () => dense("llama3-8b", "Llama 3 8B", LITGPT, { ...base, dModel: 4_096, layers: 32, heads: 32, ffn: 14_336 }),
+  },
+  {
+    name: "llama3-70b",
+    family: "llama",
+    description: "Llama 3 70B: 80 × 8192, GQA 64/8, SwiGLU 28672, untied",
+    build: () =>
+      dense("llama3-70b", "Llama 3 70B", "Lightning-AI/litgpt config.py 'Llama-3-70B' (architectures.json)", {
+        ...base,
+        dModel: 8_192,
+        layers: 80,
+        heads: 64,
+        ffn: 28_672,
+      }),
+  },
+  {
+    name: "llama-tiny",
+    family: "llama",
+    description: "trainable Llama-style model: 4 × 128, GQA 4/2, SwiGLU 384, vocab 4096",
+    build: () =>
+      dense("llama-tiny", "Llama 3 structure at tiny size for CPU training and tests", "llama3-8b structure, reduced dims", {
+        vocabSize: 4_096,
+        dModel: 128,
+        layers: 4,
+        heads: 4,
+        kvHeads: 2,
+        headDim: 32,
+        ffn: 384,
+        context: 256,
+        theta: 10_000,
+        eps: 1e-5,
+        tied: false,
+      }),
+  },
+];

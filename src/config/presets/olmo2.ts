@@ -1,0 +1,32 @@
+/**
+ * OLMo 2 (arXiv 2501.00656; architectures.json "OLMo-2 7B", litgpt 'OLMo-2-1124-7B' citing
+ * huggingface.co/allenai/OLMo-2-1124-7B config.json): "reordered" post-norm — x + RMSNorm(F(x)),
+ * no input norms — with QK RMSNorm over the full q / k projection width, MHA 32 × 128, SwiGLU
+ * 11,008, RoPE θ 5e5, untied, vocab 100,352 (padded). Published size: 7.3B.
+ */
+import { dense } from "./dense.js";
+import type { PresetDef } from "./types.js";
+
+export const OLMO2_PRESETS: PresetDef[] = [
+  {
+    name: "olmo2-7b",
+    family: "olmo2",
+    description: "OLMo 2 7B: post-norm RMSNorm inside the residual, full-width QK-norm, MHA 32 × 128",
+    build: () =>
+      dense("olmo2-7b", "OLMo 2 7B (1124)", "Lightning-AI/litgpt config.py 'OLMo-2-1124-7B' (architectures.json)", {
+        vocabSize: 100_352,
+        dModel: 4_096,
+        layers: 32,
+        heads: 32,
+        kvHeads: 32,
+        headDim: 128,
+        ffn: 11_008,
+        context: 4_096,
+        theta: 500_000,
+        eps: 1e-6,
+        tied: false,
+        placement: "post",
+        qkNorm: "full",
+      }),
+  },
+];

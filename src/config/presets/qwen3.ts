@@ -1,0 +1,60 @@
+/**
+ * Qwen3 dense and MoE (architectures.json "Qwen3-*", litgpt config.py / rasbt qwen3.py citing
+ * huggingface.co/Qwen/<model> config.json): pre-RMSNorm eps 1e-6, per-head QK RMSNorm, RoPE θ 1e6,
+ * GQA with head_dim 128 (independent of d), SwiGLU; MoE variants: softmax top-8 of 128 experts,
+ * renormalised, no shared expert, every layer MoE. Tied embeddings for 0.6B.
+ * Published sizes: 0.6B (0.44B non-embedding), 8.2B, 30.5B-A3.3B, 235B-A22B.
+ */
+import { moe } from "../components/moe.js";
+import { dense } from "./dense.js";
+import type { PresetDef } from "./types.js";
+
+const SRC = "Lightning-AI/litgpt config.py + rasbt/LLMs-from-scratch qwen3.py (cite huggingface.co/Qwen/<model> config.json)";
+const base = { vocabSize: 151_936, headDim: 128, context: 40_960, theta: 1_000_000, eps: 1e-6, qkNorm: "head" as const };
+
+export const QWEN3_PRESETS: PresetDef[] = [
+  {
+    name: "qwen3-0.6b",
+    family: "qwen3",
+    description: "Qwen3 0.6B dense: 28 × 1024, GQA 16/8 × 128, QK-norm, tied",
+    build: () => dense("qwen3-0.6b", "Qwen3 0.6B", SRC, { ...base, dModel: 1_024, layers: 28, heads: 16, kvHeads: 8, ffn: 3_072, tied: true }),
+  },
+  {
+    name: "qwen3-8b",
+    family: "qwen3",
+    description: "Qwen3 8B dense: 36 × 4096, GQA 32/8 × 128, QK-norm, untied",
+    build: () => dense("qwen3-8b", "Qwen3 8B", SRC, { ...base, dModel: 4_096, layers: 36, heads: 32, kvHeads: 8, ffn: 12_288, tied: false }),
+  },
+  {
+    name: "qwen3-30b-a3b",
+    family: "qwen3",
+    description: "Qwen3 30B-A3B MoE: 48 × 2048, 128 experts × 768 top-8, GQA 32/4",
+    build: () =>
+      dense("qwen3-30b-a3b", "Qwen3 30B-A3B (MoE)", SRC, {
+        ...base,
+        dModel: 2_048,
+        layers: 48,
+        heads: 32,
+        kvHeads: 4,
+        ffn: 6_144,
+        tied: false,
+        ffnSpec: moe({ numExperts: 128, topK: 8, expertHidden: 768 }),
+      }),
+  },
+  {
+    name: "qwen3-235b-a22b",
+    family: "qwen3",
+    description: "Qwen3 235B-A22B MoE: 94 × 4096, 128 experts × 1536 top-8, GQA 64/4",
+    build: () =>
+      dense("qwen3-235b-a22b", "Qwen3 235B-A22B (MoE)", SRC, {
+        ...base,
+        dModel: 4_096,
+        layers: 94,
+        heads: 64,
+        kvHeads: 4,
+        ffn: 12_288,
+        tied: false,
+        ffnSpec: moe({ numExperts: 128, topK: 8, expertHidden: 1_536 }),
+      }),
+  },
+];
