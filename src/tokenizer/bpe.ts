@@ -26,8 +26,8 @@ export class BpeTokenizer implements Tokenizer {
   private readonly idToStr: (string | undefined)[];
   private readonly idBytes: (Uint8Array | undefined)[];
   private readonly special = new Set<number>();
-  private readonly specialsByText = new Map<string, number>();
   private readonly plainAdded = new Map<string, number>();
+  private readonly allAdded = new Map<string, number>();
   private readonly byteIds = new Int32Array(256).fill(-1);
   private readonly merges: MergeTable;
   private readonly normalize: Normalize;
@@ -35,7 +35,7 @@ export class BpeTokenizer implements Tokenizer {
   private readonly decoder: Decode;
   private readonly unkId: number;
   private readonly cache = new Map<string, number[]>();
-  private buf = new Uint8Array(1024);
+  private buf: Uint8Array = new Uint8Array(1024);
 
   constructor(readonly spec: BpeSpec) {
     this.name = spec.name;
@@ -48,10 +48,9 @@ export class BpeTokenizer implements Tokenizer {
     for (const [tok, id] of tokenToId) this.idToStr[id] = tok;
 
     for (const t of spec.added) {
-      if (t.special) {
-        this.special.add(t.id);
-        this.specialsByText.set(t.content, t.id);
-      } else this.plainAdded.set(t.content, t.id);
+      if (t.special) this.special.add(t.id);
+      else this.plainAdded.set(t.content, t.id);
+      this.allAdded.set(t.content, t.id);
     }
     const eot = tokenToId.get(spec.eot);
     if (eot === undefined) throw new ChimeraError(`${spec.name}: end-of-text token '${spec.eot}' is not in the vocabulary`);
@@ -93,7 +92,7 @@ export class BpeTokenizer implements Tokenizer {
 
   encode(text: string, opts: EncodeOptions = {}): number[] {
     const out: number[] = [];
-    const added = opts.allowSpecial ? new Map([...this.plainAdded, ...this.specialsByText]) : this.plainAdded;
+    const added = opts.allowSpecial ? this.allAdded : this.plainAdded;
     for (const seg of splitOnSpecials(text, added)) {
       if ("special" in seg) {
         out.push(seg.special);

@@ -28,10 +28,11 @@ export const CHAR_TO_BYTE: Int16Array = (() => {
 
 /** Byte-level string of some bytes ("Hello world" → "HelloĠworld"). */
 export function bytesToSymbols(bytes: ArrayLike<number>): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i++) s += BYTE_TO_CHAR[bytes[i]!]!;
-  return s;
+  const codes = new Array<number>(bytes.length);
+  for (let i = 0; i < bytes.length; i++) codes[i] = BYTE_CODE[bytes[i]!]!;
+  return String.fromCharCode(...codes);
 }
+const BYTE_CODE = Int32Array.from(BYTE_TO_CHAR, (c) => c.charCodeAt(0));
 
 /** Byte-level string → bytes, or undefined if a character is outside the alphabet. */
 export function symbolsToBytes(symbols: string): Uint8Array | undefined {

@@ -8,6 +8,7 @@ import { END_OF_TEXT, type DecodeOptions, type EncodeOptions, type Tokenizer } f
 
 const encoder = new TextEncoder();
 const EOT_BYTES = encoder.encode(END_OF_TEXT);
+const SPECIALS: ReadonlyMap<string, number> = new Map([[END_OF_TEXT, 256]]);
 
 export class ByteTokenizer implements Tokenizer {
   readonly name = "byte";
@@ -16,7 +17,7 @@ export class ByteTokenizer implements Tokenizer {
 
   encode(text: string, opts: EncodeOptions = {}): number[] {
     const out: number[] = [];
-    const segments = opts.allowSpecial ? splitOnSpecials(text, new Map([[END_OF_TEXT, this.eotId]])) : [{ text }];
+    const segments = opts.allowSpecial ? splitOnSpecials(text, SPECIALS) : [{ text }];
     for (const s of segments) {
       if ("special" in s) out.push(s.special);
       else for (const b of encoder.encode(s.text)) out.push(b);
@@ -31,7 +32,7 @@ export class ByteTokenizer implements Tokenizer {
       if (id >= 0 && id < 256) out.push(id);
       else if (id === this.eotId) {
         if (!opts.skipSpecial) for (const b of EOT_BYTES) out.push(b);
-      } else throw new RangeError(`byte tokenizer: id ${id} out of range [0, ${this.vocabSize})`);
+      } else out.push(0xef, 0xbf, 0xbd); // unknown id (e.g. a padded vocabulary slot) → U+FFFD
     }
     return Uint8Array.from(out);
   }

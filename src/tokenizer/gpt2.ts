@@ -40,22 +40,41 @@ function readRanks(path: string): string[] {
   return tokens;
 }
 
-/** The two parts that BPE with ranks below `limit` leaves of `token`. */
-function splitByRanks(token: string, rankOf: Map<string, number>, limit: number): string[] {
-  const parts = [...token];
-  for (;;) {
-    let best = -1;
-    let at = -1;
-    for (let i = 0; i + 1 < parts.length; i++) {
-      const r = rankOf.get(parts[i]! + parts[i + 1]!);
-      if (r !== undefined && r < limit && (best < 0 || r < best)) {
-        best = r;
-        at = i;
-      }
+/**
+ * For each token (by rank), the ranks of the two tokens it merges, or undefined for single
+ * bytes. Tokens are visited in rank order, so the pair table holds exactly the lower ranks.
+ */
+function rebuildMerges(tokens: string[], path: string): ([number, number] | undefined)[] {
+  const pairRank: (Map<number, number> | undefined)[] = []; // [left].get(right) → merged rank
+  const byteRank = new Int32Array(256).fill(-1);
+  tokens.forEach((t, r) => t.length === 1 && (byteRank[t.charCodeAt(0)] = r));
+  const parts = new Int32Array(1024);
+  return tokens.map((t, r) => {
+    if (t.length < 2) return undefined;
+    let n = t.length;
+    for (let i = 0; i < n; i++) {
+      parts[i] = byteRank[t.charCodeAt(i)]!;
+      if (parts[i]! < 0) throw new ChimeraError(`${path}: byte 0x${t.charCodeAt(i).toString(16)} has no token of its own`);
     }
-    if (best < 0) return parts;
-    parts.splice(at, 2, parts[at]! + parts[at + 1]!);
-  }
+    while (n > 2) {
+      let best = -1;
+      let at = -1;
+      for (let i = 0; i + 1 < n; i++) {
+        const m = pairRank[parts[i]!]?.get(parts[i + 1]!);
+        if (m !== undefined && (best < 0 || m < best)) {
+          best = m;
+          at = i;
+        }
+      }
+      if (best < 0) break;
+      parts[at] = best;
+      parts.copyWithin(at + 1, at + 2, n);
+      n--;
+    }
+    if (n !== 2) throw new ChimeraError(`${path}: token of rank ${r} cannot be rebuilt from two lower-ranked tokens`);
+    (pairRank[parts[0]!] ??= new Map()).set(parts[1]!, r);
+    return [parts[0]!, parts[1]!];
+  });
 }
 
 let cached: BpeSpec | undefined;
@@ -65,19 +84,11 @@ export function gpt2Spec(): BpeSpec {
   if (cached) return cached;
   const path = ranksFile();
   const tokens = readRanks(path);
-  const rankOf = new Map<string, number>();
-  tokens.forEach((t, r) => rankOf.set(t, r));
-  const latin1Bytes = (s: string) => Array.from(s, (c) => c.charCodeAt(0));
-  const sym = (s: string) => bytesToSymbols(latin1Bytes(s));
+  const symbols = tokens.map((t) => bytesToSymbols(Array.from(t, (c) => c.charCodeAt(0))));
   const vocab = new Map<string, number>();
+  symbols.forEach((s, r) => vocab.set(s, r));
   const merges: Array<[string, string]> = [];
-  tokens.forEach((t, r) => {
-    vocab.set(sym(t), r);
-    if (t.length < 2) return;
-    const parts = splitByRanks(t, rankOf, r);
-    if (parts.length !== 2) throw new ChimeraError(`${path}: token of rank ${r} cannot be rebuilt from two lower-ranked tokens`);
-    merges.push([sym(parts[0]!), sym(parts[1]!)]);
-  });
+  for (const pair of rebuildMerges(tokens, path)) if (pair) merges.push([symbols[pair[0]]!, symbols[pair[1]]!]);
   if (vocab.size !== EOT_ID) throw new ChimeraError(`${path}: expected ${EOT_ID} ranked tokens, found ${vocab.size}`);
   cached = {
     name: "gpt2",

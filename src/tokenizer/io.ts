@@ -13,6 +13,8 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   renameSync(tmp, path);
 }
 
+const patterns = new WeakMap<ReadonlyMap<string, number>, RegExp>();
+
 /** A piece of text, or a special token found in it. */
 export type Segment = { text: string } | { special: number };
 
@@ -22,9 +24,12 @@ export type Segment = { text: string } | { special: number };
  */
 export function splitOnSpecials(text: string, specials: ReadonlyMap<string, number>): Segment[] {
   if (specials.size === 0 || text.length === 0) return [{ text }];
-  const names = [...specials.keys()].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
-  const escaped = names.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
-  const re = new RegExp(escaped.join("|"), "g");
+  let re = patterns.get(specials);
+  if (!re) {
+    const names = [...specials.keys()].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
+    re = new RegExp(names.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|"), "g");
+    patterns.set(specials, re);
+  }
   const out: Segment[] = [];
   let last = 0;
   for (const m of text.matchAll(re)) {

@@ -49,6 +49,8 @@ export function translateRegex(src: string): string {
     }
     if (inClass) {
       if (c === "]") inClass = false;
+      else if (caseless && c === "-" && src[i + 1] !== "]" && !out.endsWith("["))
+        fail("regex", `a character range inside (?i:…) is not supported: ${src}`);
       out += caseless && /[a-z]/i.test(c) ? c.toLowerCase() + c.toUpperCase() : c;
       continue;
     }
@@ -291,7 +293,7 @@ function compileDecodeStep(j: Json): DecodeStep {
 }
 
 /** Turns runs of `<0xAB>` tokens into the UTF-8 text they spell (U+FFFD where invalid). */
-function byteFallback(ts: string[]): string[] {
+export function byteFallback(ts: string[]): string[] {
   const out: string[] = [];
   let bytes: number[] = [];
   const flush = () => {

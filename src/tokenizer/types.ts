@@ -30,7 +30,10 @@ export interface Tokenizer {
   readonly eotId: number;
   /** Text → token ids. */
   encode(text: string, opts?: EncodeOptions): number[];
-  /** Token ids → text. Invalid UTF-8 left by a partial sequence decodes to U+FFFD. */
+  /**
+   * Token ids → text. Invalid UTF-8 left by a partial sequence, and ids the tokenizer does not
+   * have (such as the padding slots of a model's rounded-up vocabulary), decode to U+FFFD.
+   */
   decode(ids: ArrayLike<number>, opts?: DecodeOptions): string;
   /** Token ids → raw UTF-8 bytes (for streaming decode during generation). Specials as text. */
   decodeBytes(ids: ArrayLike<number>, opts?: DecodeOptions): Uint8Array;
