@@ -8,3 +8,6 @@ export { backward } from "./autograd/backward.js";
 export * as ops from "./ops/index.js";
 export { setBackend, backendName, nativeAvailable, withBackend } from "./backend/index.js";
 export { ChimeraError, OpError, ConfigError } from "./errors.js";
+export { customOp, CustomContext } from "./autograd/custom.js";
+export { checkpoint } from "./autograd/checkpoint.js";
+export { liveMemory, settledLiveMemory, forceGC } from "./autograd/memory.js";

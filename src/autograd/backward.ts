@@ -5,7 +5,7 @@
 import { Tensor } from "../tensor/tensor.js";
 import { shapeStr, sameShape } from "../tensor/shape.js";
 import { OpError } from "../errors.js";
-import { noGrad, type GradNode } from "./node.js";
+import { debugCheck, isCheckFinite, noGrad, type GradNode } from "./node.js";
 import { kernelsFor } from "../backend/index.js";
 
 function addInto(target: Tensor, g: Tensor): void {
@@ -106,6 +106,7 @@ export function backward(roots: Tensor[], grads?: (Tensor | null)[], opts: Backw
       const fn = node.backward!;
       if (!opts.retainGraph) node.backward = null;
       const gins = fn(gouts);
+      if (isCheckFinite()) debugCheck(`${node.op} (backward)`, gins.filter((g): g is Tensor => g !== null));
       if (gins.length !== node.inputs.length)
         throw new OpError(node.op, `backward returned ${gins.length} gradients for ${node.inputs.length} inputs`);
       for (let j = 0; j < gins.length; j++) {
