@@ -136,6 +136,35 @@ export interface Kernels {
     scale: number, causal: boolean, window: number, qStart: number,
   ): void;
 
+  // ---- gated delta rule (Gated DeltaNet core; components.md §11, src/ops/gated_delta.ts) ------------
+  /**
+   * q, k [B, T, H, Dk], v [B, T, H, Dv], g (log-decay ≤ 0) and beta [B, T, H], initialState
+   * [B, H, Dk, Dv] (key-major S) or null for zeros → out [B, T, H, Dv], finalState [B, H, Dk, Dv]
+   * (if non-null), savedStates [B, H, ⌈T/C⌉, Dk, Dv] (if non-null: the state entering each chunk
+   * of chunkSize C, for the backward). Per token: S ← e^g S; u = β(v − Sᵀk); S += k uᵀ;
+   * o = Sᵀ(scale·q). `gatedDeltaForward` is the chunked WY/UT form, `gatedDeltaRecurrent` the
+   * token-by-token form (decode); both write the same outputs.
+   */
+  gatedDeltaForward(
+    q: Arr, k: Arr, v: Arr, g: Arr, beta: Arr, initialState: Arr | null,
+    out: Arr, finalState: Arr | null, savedStates: Arr | null,
+    B: number, T: number, H: number, Dk: number, Dv: number, scale: number, chunkSize: number,
+  ): void;
+  gatedDeltaRecurrent(
+    q: Arr, k: Arr, v: Arr, g: Arr, beta: Arr, initialState: Arr | null,
+    out: Arr, finalState: Arr | null, savedStates: Arr | null,
+    B: number, T: number, H: number, Dk: number, Dv: number, scale: number, chunkSize: number,
+  ): void;
+  /**
+   * Chunked backward from savedStates (written by either forward with the same chunkSize).
+   * gFinalState null means zero. Writes gq, gk, gv, gg, gbeta and gInitialState (if non-null).
+   */
+  gatedDeltaBackward(
+    q: Arr, k: Arr, v: Arr, g: Arr, beta: Arr, savedStates: Arr, gOut: Arr, gFinalState: Arr | null,
+    gq: Arr, gk: Arr, gv: Arr, gg: Arr, gbeta: Arr, gInitialState: Arr | null,
+    B: number, T: number, H: number, Dk: number, Dv: number, scale: number, chunkSize: number,
+  ): void;
+
   // ---- indexing --------------------------------------------------------------------------------
   /** out[i, :] = weight[ids[i], :] (ids already range-checked). */
   embedding(weight: Arr, ids: Int32Array, out: Arr, n: number, dim: number): void;

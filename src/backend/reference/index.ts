@@ -8,6 +8,7 @@ import { rmsNorm, rmsNormBackward, layerNorm, layerNormBackward } from "./norm.j
 import { rope } from "./rope.js";
 import { causalConv1d, causalConv1dBackward } from "./conv.js";
 import { attention, attentionBackward } from "./attention.js";
+import { gatedDeltaForward, gatedDeltaRecurrent, gatedDeltaBackward } from "./gated_delta.js";
 import { embedding, embeddingBackward } from "./indexing.js";
 import { dropout, uniform, normal } from "./random.js";
 import { adamw } from "./optim.js";
@@ -22,6 +23,7 @@ export const referenceKernels: Kernels = {
   rope,
   causalConv1d, causalConv1dBackward,
   attention, attentionBackward,
+  gatedDeltaForward, gatedDeltaRecurrent, gatedDeltaBackward,
   embedding, embeddingBackward,
   dropout, uniform, normal,
   adamw,

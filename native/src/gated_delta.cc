@@ -1,0 +1,480 @@
+// Native gated delta rule: float32 versions of gatedDeltaForward / gatedDeltaRecurrent /
+// gatedDeltaBackward (the Gated DeltaNet core, arXiv 2412.06464; components.md §11). The
+// reference implementation, with the derivation of every step, is
+// src/backend/reference/gated_delta.ts; this file follows it step by step with the per-chunk
+// products done as small register-blocked matrix multiplies. docs/gated-deltanet.md explains it.
+//
+// Shape legend: B batch, T time, H heads, Dk key dim, Dv value dim, C chunk, NC = ceil(T/C),
+// L rows in the current chunk. q, k [B,T,H,Dk]; v [B,T,H,Dv]; g, beta [B,T,H];
+// states [B,H,Dk,Dv] (key-major); savedStates [B,H,NC,Dk,Dv] (the state entering each chunk).
+//
+// Work is split over the B·H (batch, head) pairs, each a pool task that walks its chunks in
+// order; results do not depend on the thread count. Chunk-local log-decays γ are accumulated in
+// double; only masked (non-positive) differences γ_r − γ_s are exponentiated.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+#include "common.h"
+#include "pool.h"
+
+namespace chimera {
+namespace {
+
+// ---- small row-major matrix multiply with a 4×16 register tile ---------------------------------
+// C[i, j] = (acc ? C[i, j] : 0) + alpha · Σ_p a(i, p) · B[p, j],  i < m, j < n, a(i, p) = A[i·sai + p·sap].
+// The p range per 4-row tile [i0, i1) is [0, k) (kFull), [0, min(k, i1)) (kLower: a(i, p) = 0
+// for p > i) or [i0, k) (kUpper: a(i, p) = 0 for p < i). Triangular operands must hold explicit
+// zeros in their other triangle; the modes only skip work. nLower computes only the column
+// tiles that meet j < i1 (entries above the diagonal inside those tiles are computed too).
+// Full tiles keep 8 accumulators of 8 lanes in registers (GCC vector extensions: AVX2+FMA code
+// under the addon's baseline flags, plain SSE/NEON code elsewhere); edges use scalar loops.
+enum PRange { kFull, kLower, kUpper };
+typedef float v8 __attribute__((vector_size(32), aligned(4)));  // aligned(4): unaligned loads
+constexpr int TI = 4;
+constexpr int TJ = 16;
+inline v8 splat(float x) { return v8{x, x, x, x, x, x, x, x}; }
+
+void mm(int m, int n, int k, const float* A, int sai, int sap, const float* B, int ldb, float* C, int ldc,
+        float alpha, bool acc, PRange pr, bool nLower = false) {
+  for (int i0 = 0; i0 < m; i0 += TI) {
+    const int ib = std::min(TI, m - i0);
+    int plo = 0, phi = k;
+    if (pr == kLower) phi = std::min(k, i0 + ib);
+    else if (pr == kUpper) plo = i0;
+    const int nEnd = nLower ? std::min(n, i0 + ib) : n;
+    for (int j0 = 0; j0 < nEnd; j0 += TJ) {
+      const int jb = std::min(TJ, nEnd - j0);
+      if (ib == TI && jb == TJ) {
+        v8 c00 = splat(0.f), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+        const float* a0 = A + (i0 + 0) * sai;
+        const float* a1 = A + (i0 + 1) * sai;
+        const float* a2 = A + (i0 + 2) * sai;
+        const float* a3 = A + (i0 + 3) * sai;
+        for (int p = plo; p < phi; p++) {
+          const v8* b = reinterpret_cast<const v8*>(B + static_cast<size_t>(p) * ldb + j0);
+          const v8 b0 = b[0], b1 = b[1];
+          v8 x = splat(a0[p * sap]);
+          c00 += x * b0;
+          c01 += x * b1;
+          x = splat(a1[p * sap]);
+          c10 += x * b0;
+          c11 += x * b1;
+          x = splat(a2[p * sap]);
+          c20 += x * b0;
+          c21 += x * b1;
+          x = splat(a3[p * sap]);
+          c30 += x * b0;
+          c31 += x * b1;
+        }
+        const v8 al = splat(alpha);
+        v8* r0 = reinterpret_cast<v8*>(C + static_cast<size_t>(i0) * ldc + j0);
+        v8* r1 = reinterpret_cast<v8*>(C + static_cast<size_t>(i0 + 1) * ldc + j0);
+        v8* r2 = reinterpret_cast<v8*>(C + static_cast<size_t>(i0 + 2) * ldc + j0);
+        v8* r3 = reinterpret_cast<v8*>(C + static_cast<size_t>(i0 + 3) * ldc + j0);
+        if (acc) {
+          r0[0] += al * c00; r0[1] += al * c01; r1[0] += al * c10; r1[1] += al * c11;
+          r2[0] += al * c20; r2[1] += al * c21; r3[0] += al * c30; r3[1] += al * c31;
+        } else {
+          r0[0] = al * c00; r0[1] = al * c01; r1[0] = al * c10; r1[1] = al * c11;
+          r2[0] = al * c20; r2[1] = al * c21; r3[0] = al * c30; r3[1] = al * c31;
+        }
+      } else {
+        float t[TI][TJ] = {};
+        for (int p = plo; p < phi; p++) {
+          const float* b = B + static_cast<size_t>(p) * ldb + j0;
+          for (int ii = 0; ii < ib; ii++) {
+            const float x = A[(i0 + ii) * sai + p * sap];
+            for (int jj = 0; jj < jb; jj++) t[ii][jj] += x * b[jj];
+          }
+        }
+        for (int ii = 0; ii < ib; ii++) {
+          float* c = C + static_cast<size_t>(i0 + ii) * ldc + j0;
+          if (acc)
+            for (int jj = 0; jj < jb; jj++) c[jj] += alpha * t[ii][jj];
+          else
+            for (int jj = 0; jj < jb; jj++) c[jj] = alpha * t[ii][jj];
+        }
+      }
+    }
+  }
+}
+
+// out[c, r] = in[r, c] for r < rows, c < cols
+void transpose(const float* in, int ldi, float* out, int ldo, int rows, int cols) {
+  for (int r = 0; r < rows; r++)
+    for (int c = 0; c < cols; c++) out[c * ldo + r] = in[r * ldi + c];
+}
+
+float dot(const float* a, const float* b, int n) {
+  float s = 0.f;
+  for (int i = 0; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+double dotd(const float* a, const float* b, size_t n) {
+  double s = 0;
+  for (size_t i = 0; i < n; i++) s += double(a[i]) * b[i];
+  return s;
+}
+
+struct Dims {
+  int B, T, H, Dk, Dv, C, NC;
+  float scale;
+  size_t row(int b, int t, int h) const { return (static_cast<size_t>(b) * T + t) * H + h; }
+};
+
+// Per-(b, h) workspace: one chunk's rows gathered contiguously and its intra-chunk matrices.
+struct Chunk {
+  int C, Dk, Dv;
+  std::vector<float> mem;
+  std::vector<double> gam;  // γ, chunk-local cumulative log-decay
+  float *q, *k, *v, *kt, *b, *eg, *Gam, *KK, *A, *Tm, *P, *U, *W, *Vb, *Kb, *Vp;
+  Chunk(int C_, int Dk_, int Dv_) : C(C_), Dk(Dk_), Dv(Dv_), gam(C_) {
+    const size_t cc = size_t(C) * C, ck = size_t(C) * Dk, cv = size_t(C) * Dv;
+    mem.assign(5 * cc + 5 * ck + 4 * cv + 2 * size_t(C), 0.f);
+    float* p = mem.data();
+    auto take = [&](size_t n) { float* r = p; p += n; return r; };
+    q = take(ck); k = take(ck); v = take(cv); kt = take(ck); b = take(C); eg = take(C);
+    Gam = take(cc); KK = take(cc); A = take(cc); Tm = take(cc); P = take(cc);
+    U = take(cv); W = take(ck); Vb = take(cv); Kb = take(ck); Vp = take(cv);
+  }
+
+  // Gathers rows t0..t0+L−1 of (bi, h); computes γ, Γ, A, Tm, P, U, W (reference: Chunk.load).
+  void load(const Dims& d, const float* Q, const float* K, const float* V, const float* G, const float* Beta,
+            int bi, int h, int t0, int L) {
+    double acc = 0;
+    for (int r = 0; r < L; r++) {
+      const size_t row = d.row(bi, t0 + r, h);
+      const float* qs = Q + row * Dk;
+      const float* ks = K + row * Dk;
+      for (int i = 0; i < Dk; i++) {
+        q[r * Dk + i] = qs[i] * d.scale;
+        k[r * Dk + i] = ks[i];
+      }
+      std::memcpy(v + r * Dv, V + row * Dv, sizeof(float) * Dv);
+      b[r] = Beta[row];
+      acc += G[row];
+      gam[r] = acc;
+      eg[r] = static_cast<float>(std::exp(acc));
+    }
+    transpose(k, Dk, kt, C, L, Dk);  // kt [Dk, C]
+    // KK = K Kᵀ and QK = Q Kᵀ (lower tiles), then Γ, A, P with explicit zeros above the diagonal
+    mm(L, L, Dk, k, Dk, 1, kt, C, KK, C, 1.f, false, kFull, true);
+    mm(L, L, Dk, q, Dk, 1, kt, C, P, C, 1.f, false, kFull, true);
+    for (int r = 0; r < L; r++) {
+      float* gr = Gam + r * C;
+      float* ar = A + r * C;
+      float* pr = P + r * C;
+      const float br = b[r];
+      for (int s = 0; s <= r; s++) {
+        const float e = static_cast<float>(std::exp(gam[r] - gam[s]));  // r ≥ s: exponent ≤ 0
+        gr[s] = e;
+        pr[s] *= e;
+        ar[s] = s < r ? br * KK[r * C + s] * e : 0.f;
+      }
+      for (int s = r + 1; s < L; s++) gr[s] = ar[s] = pr[s] = 0.f;
+    }
+    // Tm = (I + A)⁻¹ by forward substitution: Tm[r, :] = e_r − Σ_{s<r} A[r, s]·Tm[s, :]
+    for (int r = 0; r < L; r++) {
+      float* tr = Tm + r * C;
+      for (int j = 0; j < L; j++) tr[j] = 0.f;
+      for (int s = 0; s < r; s++) {
+        const float a = -A[r * C + s];
+        const float* ts = Tm + s * C;
+        for (int j = 0; j <= s; j++) tr[j] += a * ts[j];
+      }
+      tr[r] = 1.f;
+    }
+    for (int r = 0; r < L; r++) {
+      const float fb = b[r], fk = b[r] * eg[r];
+      for (int j = 0; j < Dv; j++) Vb[r * Dv + j] = fb * v[r * Dv + j];
+      for (int i = 0; i < Dk; i++) Kb[r * Dk + i] = fk * k[r * Dk + i];
+    }
+    mm(L, Dv, L, Tm, C, 1, Vb, Dv, U, Dv, 1.f, false, kLower);  // U = Tm diag(β) V
+    mm(L, Dk, L, Tm, C, 1, Kb, Dk, W, Dk, 1.f, false, kLower);  // W = Tm diag(β e^γ) K
+  }
+
+  // V' = U − W S
+  void pseudoValues(const float* S, int L) {
+    std::memcpy(Vp, U, sizeof(float) * L * Dv);
+    mm(L, Dv, Dk, W, Dk, 1, S, Dv, Vp, Dv, -1.f, true, kFull);
+  }
+};
+
+// ---- forward (chunked) --------------------------------------------------------------------------
+void forwardChunked(const Dims& d, const float* Q, const float* K, const float* V, const float* G, const float* Beta,
+                    const float* S0, float* Out, float* Sfin, float* saved) {
+  const int Dk = d.Dk, Dv = d.Dv, C = d.C;
+  const size_t n = size_t(Dk) * Dv;
+  parallelTasks(size_t(d.B) * d.H, [&](size_t task, int) {
+    const int bi = static_cast<int>(task / d.H), h = static_cast<int>(task % d.H);
+    Chunk ch(C, Dk, Dv);
+    std::vector<float> Sv(n), qe(size_t(C) * Dk), O(size_t(C) * Dv), kd(size_t(C) * Dk);
+    float* S = Sv.data();
+    if (S0) std::memcpy(S, S0 + task * n, sizeof(float) * n);
+    for (int c = 0; c < d.NC; c++) {
+      const int t0 = c * C, L = std::min(C, d.T - t0);
+      if (saved) std::memcpy(saved + (task * d.NC + c) * n, S, sizeof(float) * n);
+      ch.load(d, Q, K, V, G, Beta, bi, h, t0, L);
+      ch.pseudoValues(S, L);
+      // O = (Q ⊙ e^γ) S + P V'
+      for (int r = 0; r < L; r++)
+        for (int i = 0; i < Dk; i++) qe[r * Dk + i] = ch.q[r * Dk + i] * ch.eg[r];
+      mm(L, Dv, Dk, qe.data(), Dk, 1, S, Dv, O.data(), Dv, 1.f, false, kFull);
+      mm(L, Dv, L, ch.P, C, 1, ch.Vp, Dv, O.data(), Dv, 1.f, true, kLower);
+      for (int r = 0; r < L; r++) std::memcpy(Out + d.row(bi, t0 + r, h) * Dv, O.data() + r * Dv, sizeof(float) * Dv);
+      // S ← e^{γ_L} S + (K ⊙ e^{γ_L − γ})ᵀ V'
+      const double gL = ch.gam[L - 1];
+      const float egL = ch.eg[L - 1];
+      for (size_t x = 0; x < n; x++) S[x] *= egL;
+      for (int r = 0; r < L; r++) {
+        const float f = static_cast<float>(std::exp(gL - ch.gam[r]));
+        for (int i = 0; i < Dk; i++) kd[r * Dk + i] = ch.k[r * Dk + i] * f;
+      }
+      mm(Dk, Dv, L, kd.data(), 1, Dk, ch.Vp, Dv, S, Dv, 1.f, true, kFull);
+    }
+    if (Sfin) std::memcpy(Sfin + task * n, S, sizeof(float) * n);
+  });
+}
+
+// ---- forward (recurrent, token by token) -------------------------------------------------------
+void forwardRecurrent(const Dims& d, const float* Q, const float* K, const float* V, const float* G, const float* Beta,
+                      const float* S0, float* Out, float* Sfin, float* saved) {
+  const int Dk = d.Dk, Dv = d.Dv;
+  const size_t n = size_t(Dk) * Dv;
+  parallelTasks(size_t(d.B) * d.H, [&](size_t task, int) {
+    const int bi = static_cast<int>(task / d.H), h = static_cast<int>(task % d.H);
+    std::vector<float> Sv(n), uv(Dv), ov(Dv);
+    float* __restrict S = Sv.data();
+    float* __restrict u = uv.data();
+    float* __restrict o = ov.data();
+    if (S0) std::memcpy(S, S0 + task * n, sizeof(float) * n);
+    for (int t = 0; t < d.T; t++) {
+      if (saved && t % d.C == 0) std::memcpy(saved + (task * d.NC + t / d.C) * n, S, sizeof(float) * n);
+      const size_t row = d.row(bi, t, h);
+      const float a = std::exp(G[row]), bt = Beta[row];
+      const float* k = K + row * Dk;
+      const float* q = Q + row * Dk;
+      // pass 1: S ← a S;  u = v − Sᵀk
+      std::memcpy(u, V + row * Dv, sizeof(float) * Dv);
+      for (int i = 0; i < Dk; i++) {
+        float* s = S + size_t(i) * Dv;
+        const float ki = k[i];
+        for (int j = 0; j < Dv; j++) {
+          s[j] *= a;
+          u[j] -= ki * s[j];
+        }
+      }
+      for (int j = 0; j < Dv; j++) {
+        u[j] *= bt;
+        o[j] = 0.f;
+      }
+      // pass 2: S += k uᵀ;  o = Sᵀ q·scale
+      for (int i = 0; i < Dk; i++) {
+        float* s = S + size_t(i) * Dv;
+        const float ki = k[i], qi = q[i] * d.scale;
+        for (int j = 0; j < Dv; j++) {
+          s[j] += ki * u[j];
+          o[j] += qi * s[j];
+        }
+      }
+      std::memcpy(Out + row * Dv, o, sizeof(float) * Dv);
+    }
+    if (Sfin) std::memcpy(Sfin + task * n, S, sizeof(float) * n);
+  });
+}
+
+// ---- backward (chunked, reverse over chunks; reference: gatedDeltaBackward) ----------------------
+void backwardChunked(const Dims& d, const float* Q, const float* K, const float* V, const float* G, const float* Beta,
+                     const float* saved, const float* GOut, const float* GFin, float* gq, float* gk, float* gv,
+                     float* gg, float* gbeta, float* gInit) {
+  const int Dk = d.Dk, Dv = d.Dv, C = d.C;
+  const size_t n = size_t(Dk) * Dv;
+  parallelTasks(size_t(d.B) * d.H, [&](size_t task, int) {
+    const int bi = static_cast<int>(task / d.H), h = static_cast<int>(task % d.H);
+    Chunk ch(C, Dk, Dv);
+    const size_t ck = size_t(C) * Dk, cv = size_t(C) * Dv, cc = size_t(C) * C;
+    const size_t ct = std::max(ck, cv);
+    std::vector<float> mem(4 * n + 8 * ck + 4 * cv + 2 * ct + 3 * cc + size_t(C));
+    float* p = mem.data();
+    auto take = [&](size_t k) { float* r = p; p += k; return r; };
+    float *dS = take(n), *dS0 = take(n), *S0T = take(n), *dST = take(n);
+    float *dQ = take(ck), *dK = take(ck), *dW = take(ck), *dKb = take(ck), *qe = take(ck), *kd = take(ck), *dQe = take(ck),
+          *dKd = take(ck);
+    float *dO = take(cv), *dV = take(cv), *dVp = take(cv), *dVb = take(cv);
+    float *UT = take(ct), *WT = take(ct);  // transposes [Dv or Dk, C]
+    float *dP = take(cc), *dA = take(cc), *N = take(cc);
+    float *dB = take(C);
+    std::vector<double> dGam(C);
+    if (GFin) std::memcpy(dS, GFin + task * n, sizeof(float) * n);
+    else std::fill(dS, dS + n, 0.f);
+    for (int c = d.NC - 1; c >= 0; c--) {
+      const int t0 = c * C, L = std::min(C, d.T - t0);
+      const float* S0 = saved + (task * d.NC + c) * n;
+      ch.load(d, Q, K, V, G, Beta, bi, h, t0, L);
+      ch.pseudoValues(S0, L);
+      for (int r = 0; r < L; r++) std::memcpy(dO + r * Dv, GOut + d.row(bi, t0 + r, h) * Dv, sizeof(float) * Dv);
+      std::fill(dB, dB + L, 0.f);
+      std::fill(dGam.begin(), dGam.end(), 0.0);
+      transpose(S0, Dv, S0T, Dk, Dk, Dv);  // S0T [Dv, Dk]
+      transpose(dS, Dv, dST, Dk, Dk, Dv);  // dST [Dv, Dk]
+
+      // ---- state update: S_L = e^{γ_L} S0 + K̃ᵀ V', K̃_r = k_r e^{γ_L − γ_r} ----
+      const double gL = ch.gam[L - 1];
+      const float egL = ch.eg[L - 1];
+      dGam[L - 1] += double(egL) * dotd(S0, dS, n);
+      for (size_t x = 0; x < n; x++) dS0[x] = egL * dS[x];
+      for (int r = 0; r < L; r++) {
+        const float f = static_cast<float>(std::exp(gL - ch.gam[r]));
+        for (int i = 0; i < Dk; i++) kd[r * Dk + i] = ch.k[r * Dk + i] * f;
+      }
+      mm(L, Dv, Dk, kd, Dk, 1, dS, Dv, dVp, Dv, 1.f, false, kFull);     // dV' = K̃ dS
+      mm(L, Dk, Dv, ch.Vp, Dv, 1, dST, Dk, dKd, Dk, 1.f, false, kFull);  // dK̃ = V' dSᵀ
+      for (int r = 0; r < L; r++) {
+        const float f = static_cast<float>(std::exp(gL - ch.gam[r]));
+        const float cr = dot(dKd + r * Dk, kd + r * Dk, Dk);
+        for (int i = 0; i < Dk; i++) dK[r * Dk + i] = dKd[r * Dk + i] * f;
+        dGam[L - 1] += cr;
+        dGam[r] -= cr;
+      }
+
+      // ---- output: O = Q̃ S0 + P V', Q̃_r = q_r e^{γ_r}, P = (Q Kᵀ) ⊙ Γ ----
+      for (int r = 0; r < L; r++)
+        for (int i = 0; i < Dk; i++) qe[r * Dk + i] = ch.q[r * Dk + i] * ch.eg[r];
+      mm(L, Dk, Dv, dO, Dv, 1, S0T, Dk, dQe, Dk, 1.f, false, kFull);      // dQ̃ = dO S0ᵀ
+      mm(Dk, Dv, L, qe, 1, Dk, dO, Dv, dS0, Dv, 1.f, true, kFull);         // dS0 += Q̃ᵀ dO
+      for (int r = 0; r < L; r++) {
+        const float e = ch.eg[r];
+        for (int i = 0; i < Dk; i++) dQ[r * Dk + i] = dQe[r * Dk + i] * e;
+        dGam[r] += dot(dQe + r * Dk, qe + r * Dk, Dk);
+      }
+      transpose(ch.Vp, Dv, UT, C, L, Dv);                                  // V'ᵀ [Dv, C] (in UT)
+      mm(L, L, Dv, dO, Dv, 1, UT, C, dP, C, 1.f, false, kFull, true);      // dP = dO V'ᵀ (lower tiles)
+      mm(L, Dv, L, ch.P, 1, C, dO, Dv, dVp, Dv, 1.f, true, kUpper);        // dV' += Pᵀ dO
+      // G = dP ⊙ Γ (reuse dP), E = dP ⊙ P → dγ
+      for (int r = 0; r < L; r++) {
+        float* dpr = dP + r * C;
+        for (int s = 0; s <= r; s++) {
+          const float E = dpr[s] * ch.P[r * C + s];
+          dGam[r] += E;
+          dGam[s] -= E;
+          dpr[s] *= ch.Gam[r * C + s];
+        }
+        for (int s = r + 1; s < L; s++) dpr[s] = 0.f;
+      }
+      mm(L, Dk, L, dP, C, 1, ch.k, Dk, dQ, Dk, 1.f, true, kLower);         // dQ += G K
+      mm(L, Dk, L, dP, 1, C, ch.q, Dk, dK, Dk, 1.f, true, kUpper);         // dK += Gᵀ Q
+
+      // ---- V' = U − W S0: dW = −dV' S0ᵀ, dS0 −= Wᵀ dV' ----
+      mm(L, Dk, Dv, dVp, Dv, 1, S0T, Dk, dW, Dk, -1.f, false, kFull);
+      mm(Dk, Dv, L, ch.W, 1, Dk, dVp, Dv, dS0, Dv, -1.f, true, kFull);
+
+      // ---- U = Tm Vb, W = Tm Kb: dVb = Tmᵀ dU, dKb = Tmᵀ dW ----
+      mm(L, Dv, L, ch.Tm, 1, C, dVp, Dv, dVb, Dv, 1.f, false, kUpper);
+      mm(L, Dk, L, ch.Tm, 1, C, dW, Dk, dKb, Dk, 1.f, false, kUpper);
+      for (int r = 0; r < L; r++) {
+        const float br = ch.b[r], f = br * ch.eg[r];
+        for (int j = 0; j < Dv; j++) dV[r * Dv + j] = br * dVb[r * Dv + j];
+        for (int i = 0; i < Dk; i++) dK[r * Dk + i] += f * dKb[r * Dk + i];
+        const float tk = dot(dKb + r * Dk, ch.k + r * Dk, Dk);
+        dB[r] += dot(dVb + r * Dv, ch.v + r * Dv, Dv) + ch.eg[r] * tk;
+        dGam[r] += double(f) * tk;
+      }
+
+      // ---- Tm = (I + A)⁻¹: dA = −(dVb Uᵀ + dKb Wᵀ), strictly lower ----
+      transpose(ch.U, Dv, UT, C, L, Dv);  // Uᵀ [Dv, C]
+      transpose(ch.W, Dk, WT, C, L, Dk);  // Wᵀ [Dk, C]
+      mm(L, L, Dv, dVb, Dv, 1, UT, C, dA, C, -1.f, false, kFull, true);
+      mm(L, L, Dk, dKb, Dk, 1, WT, C, dA, C, -1.f, true, kFull, true);
+
+      // ---- A_rs = β_r (k_r·k_s) Γ_rs: dβ, N = dA ⊙ β Γ, dK += N K + Nᵀ K, dγ ----
+      for (int r = 0; r < L; r++) {
+        const float br = ch.b[r];
+        float* nr = N + r * C;
+        float db = 0.f;
+        for (int s = 0; s < r; s++) {
+          const float da = dA[r * C + s], gm = ch.Gam[r * C + s];
+          db += da * ch.KK[r * C + s] * gm;
+          nr[s] = da * br * gm;
+          const float F = da * ch.A[r * C + s];
+          dGam[r] += F;
+          dGam[s] -= F;
+        }
+        for (int s = r; s < L; s++) nr[s] = 0.f;
+        dB[r] += db;
+      }
+      mm(L, Dk, L, N, C, 1, ch.k, Dk, dK, Dk, 1.f, true, kLower);
+      mm(L, Dk, L, N, 1, C, ch.k, Dk, dK, Dk, 1.f, true, kUpper);
+
+      // ---- write: dg = reverse cumsum of dγ, dq = scale·dQ ----
+      double acc = 0;
+      for (int r = L - 1; r >= 0; r--) {
+        acc += dGam[r];
+        const size_t row = d.row(bi, t0 + r, h);
+        gg[row] = static_cast<float>(acc);
+        gbeta[row] = dB[r];
+        for (int i = 0; i < Dk; i++) {
+          gq[row * Dk + i] = dQ[r * Dk + i] * d.scale;
+          gk[row * Dk + i] = dK[r * Dk + i];
+        }
+        std::memcpy(gv + row * Dv, dV + r * Dv, sizeof(float) * Dv);
+      }
+      std::memcpy(dS, dS0, sizeof(float) * n);
+    }
+    if (gInit) std::memcpy(gInit + task * n, dS, sizeof(float) * n);
+  });
+}
+
+Dims dims(Args& a, size_t first) {
+  Dims d;
+  d.B = static_cast<int>(a.size(first));
+  d.T = static_cast<int>(a.size(first + 1));
+  d.H = static_cast<int>(a.size(first + 2));
+  d.Dk = static_cast<int>(a.size(first + 3));
+  d.Dv = static_cast<int>(a.size(first + 4));
+  d.scale = static_cast<float>(a.num(first + 5));
+  d.C = static_cast<int>(a.size(first + 6));
+  if (d.C < 1) throw ArgError("gated delta: chunkSize must be ≥ 1", true);
+  d.NC = (d.T + d.C - 1) / d.C;
+  return d;
+}
+
+// (q, k, v, g, beta, initialState|null, out, finalState|null, savedStates|null, B, T, H, Dk, Dv, scale, chunkSize)
+template <bool Recurrent>
+napi_value forwardEntry(Args& a) {
+  const Dims d = dims(a, 9);
+  const size_t tk = size_t(d.B) * d.T * d.H, n = size_t(d.B) * d.H * d.Dk * d.Dv;
+  const float* q = a.f32(0, tk * d.Dk);
+  const float* k = a.f32(1, tk * d.Dk);
+  const float* v = a.f32(2, tk * d.Dv);
+  const float* g = a.f32(3, tk);
+  const float* beta = a.f32(4, tk);
+  const float* s0 = a.f32OrNull(5, n);
+  float* out = a.f32(6, tk * d.Dv);
+  float* fin = a.f32OrNull(7, n);
+  float* saved = a.f32OrNull(8, n * d.NC);
+  if (Recurrent) forwardRecurrent(d, q, k, v, g, beta, s0, out, fin, saved);
+  else forwardChunked(d, q, k, v, g, beta, s0, out, fin, saved);
+  return undefinedValue(a.env());
+}
+
+// (q, k, v, g, beta, savedStates, gOut, gFinalState|null, gq, gk, gv, gg, gbeta, gInitialState|null,
+//  B, T, H, Dk, Dv, scale, chunkSize)
+napi_value backwardEntry(Args& a) {
+  const Dims d = dims(a, 14);
+  const size_t tk = size_t(d.B) * d.T * d.H, n = size_t(d.B) * d.H * d.Dk * d.Dv;
+  backwardChunked(d, a.f32(0, tk * d.Dk), a.f32(1, tk * d.Dk), a.f32(2, tk * d.Dv), a.f32(3, tk), a.f32(4, tk),
+                  a.f32(5, n * d.NC), a.f32(6, tk * d.Dv), a.f32OrNull(7, n), a.f32(8, tk * d.Dk), a.f32(9, tk * d.Dk),
+                  a.f32(10, tk * d.Dv), a.f32(11, tk), a.f32(12, tk), a.f32OrNull(13, n));
+  return undefinedValue(a.env());
+}
+
+napi_value forwardChunkedEntry(Args& a) { return forwardEntry<false>(a); }
+napi_value forwardRecurrentEntry(Args& a) { return forwardEntry<true>(a); }
+
+}  // namespace
+}  // namespace chimera
+
+CHIMERA_EXPORT(gatedDeltaForward, chimera::forwardChunkedEntry);
+CHIMERA_EXPORT(gatedDeltaRecurrent, chimera::forwardRecurrentEntry);
+CHIMERA_EXPORT(gatedDeltaBackward, chimera::backwardEntry);

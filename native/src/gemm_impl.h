@@ -1,0 +1,280 @@
+// Built-in SGEMM (compiled per ISA): BLIS-style blocking. For each NC-wide panel of op(B) and
+// KC-deep slice of k, op(B) is packed into NR-wide micro-panels and op(A) into MR-high
+// micro-panels (zero-padded), then an MR×NR register-blocked FMA micro-kernel sweeps the
+// tiles. Work is split over a 2-D grid of (MC rows × CB columns) blocks on the pool.
+// Every C element is accumulated in the same order (fixed KC slicing, fixed kernel) whatever
+// the thread count or task split, so results are thread-count independent.
+// m == 1 or n == 1 go to a streaming GEMV path (memory-bound; no packing).
+//
+// Expects GEMM_MR, GEMM_NV (vectors per row of the tile), GEMM_KC, GEMM_MC, GEMM_CB defined.
+
+constexpr int MR = GEMM_MR;
+constexpr int NV = GEMM_NV;
+constexpr int NR = GEMM_NV * W;
+constexpr size_t KC = GEMM_KC;
+constexpr size_t MCB = GEMM_MC;  // rows per compute block (multiple of MR)
+constexpr size_t CB = GEMM_CB;   // columns per compute block (multiple of NR)
+constexpr size_t NC = 4096;      // columns per packed B panel (multiple of CB)
+
+struct AlignedBuf {
+  float* p = nullptr;
+  size_t cap = 0;
+  float* get(size_t n) {
+    if (n > cap) {
+      std::free(p);
+      size_t bytes = ((n * sizeof(float) + 63) / 64) * 64;
+      p = static_cast<float*>(std::aligned_alloc(64, bytes));
+      if (!p) throw std::bad_alloc();
+      cap = n;
+    }
+    return p;
+  }
+  ~AlignedBuf() { std::free(p); }
+};
+
+static thread_local AlignedBuf tlsA, tlsB, tlsX;
+
+/** acc(MR×NR) = Σ_p A[p·MR + i]·B[p·NR + j]; C = alpha·acc + beta·C (beta == 0: C not read). */
+static inline void ukernel(size_t kc, const float* __restrict Ap, const float* __restrict Bp, float* __restrict C, size_t ldc, float alpha, float beta) {
+  VF acc[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; j++) acc[i][j] = vzero();
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++) _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc), _MM_HINT_T0);
+  for (size_t p = 0; p < kc; p++) {
+    VF b[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; j++) b[j] = vload(Bp + j * W);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+      const VF a = vbroadcast(Ap + i);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; j++) acc[i][j] = vfma(a, b[j], acc[i][j]);
+    }
+    Ap += MR;
+    Bp += NR;
+  }
+  const VF av = vset1(alpha);
+  if (beta == 0.0f) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; j++) vstore(C + i * ldc + j * W, av * acc[i][j]);
+  } else {
+    const VF bv = vset1(beta);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; j++) vstore(C + i * ldc + j * W, vfma(av, acc[i][j], bv * vload(C + i * ldc + j * W)));
+  }
+}
+
+/** Edge tile (mr ≤ MR rows, nr ≤ NR cols): same accumulation through a temporary tile. */
+static inline void ukernelEdge(size_t kc, const float* Ap, const float* Bp, float* C, size_t ldc, size_t mr, size_t nr, float alpha, float beta) {
+  alignas(64) float tmp[MR * NR];
+  ukernel(kc, Ap, Bp, tmp, NR, 1.0f, 0.0f);
+  for (size_t i = 0; i < mr; i++)
+    for (size_t j = 0; j < nr; j++) {
+      const float v = alpha * tmp[i * NR + j];
+      C[i * ldc + j] = beta == 0.0f ? v : v + beta * C[i * ldc + j];
+    }
+}
+
+/** Packs rows [i0, i0+mr) × k-slice [p0, p0+kc) of op(A) into an MR-high micro-panel. */
+static void packA(const GemmArgs& g, size_t i0, size_t mr, size_t p0, size_t kc, float* dst) {
+  if (!g.transA) {
+    for (size_t ii = 0; ii < static_cast<size_t>(MR); ii++) {
+      if (ii < mr) {
+        const float* src = g.a + (i0 + ii) * g.lda + p0;
+        for (size_t p = 0; p < kc; p++) dst[p * MR + ii] = src[p];
+      } else {
+        for (size_t p = 0; p < kc; p++) dst[p * MR + ii] = 0.0f;
+      }
+    }
+  } else {
+    for (size_t p = 0; p < kc; p++) {
+      const float* src = g.a + (p0 + p) * g.lda + i0;
+      float* d = dst + p * MR;
+      size_t ii = 0;
+      for (; ii < mr; ii++) d[ii] = src[ii];
+      for (; ii < static_cast<size_t>(MR); ii++) d[ii] = 0.0f;
+    }
+  }
+}
+
+/** Packs k-slice [p0, p0+kc) × columns [j0, j0+nr) of op(B) into an NR-wide micro-panel. */
+static void packB(const GemmArgs& g, size_t p0, size_t kc, size_t j0, size_t nr, float* dst) {
+  if (!g.transB) {
+    const float* src = g.b + p0 * g.ldb + j0;
+    if (nr == static_cast<size_t>(NR)) {
+      for (size_t p = 0; p < kc; p++) {
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; j++) vstore(dst + p * NR + j * W, vload(src + p * g.ldb + j * W));
+      }
+    } else {
+      for (size_t p = 0; p < kc; p++) {
+        size_t j = 0;
+        for (; j < nr; j++) dst[p * NR + j] = src[p * g.ldb + j];
+        for (; j < static_cast<size_t>(NR); j++) dst[p * NR + j] = 0.0f;
+      }
+    }
+  } else {
+    for (size_t jj = 0; jj < static_cast<size_t>(NR); jj++) {
+      if (jj < nr) {
+        const float* src = g.b + (j0 + jj) * g.ldb + p0;
+        for (size_t p = 0; p < kc; p++) dst[p * NR + jj] = src[p];
+      } else {
+        for (size_t p = 0; p < kc; p++) dst[p * NR + jj] = 0.0f;
+      }
+    }
+  }
+}
+
+static void scaleC(const GemmArgs& g) {
+  for (size_t i = 0; i < g.m; i++) {
+    float* c = g.c + i * g.ldc;
+    if (g.beta == 0.0f) std::memset(c, 0, g.n * sizeof(float));
+    else if (g.beta != 1.0f)
+      for (size_t j = 0; j < g.n; j++) c[j] *= g.beta;
+  }
+}
+
+/**
+ * y[j·incy] = alpha·Σ_p x[p·incx]·M(p, j) + beta·y[j·incy] for j < nn, p < kk, where
+ * M(p, j) = M[p·ld + j] (rowMajor) or M[j·ld + p]. The sum over p is always in the same order.
+ */
+static void gemv(size_t kk, size_t nn, float alpha, const float* x, size_t incx, const float* M, size_t ld, bool rowMajor,
+                 float beta, float* y, size_t incy, bool threaded) {
+  if (incx != 1) {
+    float* xb = tlsX.get(kk);
+    for (size_t p = 0; p < kk; p++) xb[p] = x[p * incx];
+    x = xb;
+  }
+  auto finish = [&](size_t j, float acc) {
+    float* yj = y + j * incy;
+    *yj = beta == 0.0f ? alpha * acc : alpha * acc + beta * *yj;
+  };
+  const bool par = threaded && kk * nn >= (size_t(1) << 16);
+  if (rowMajor) {
+    constexpr size_t JC = 512;
+    const size_t ntasks = (nn + JC - 1) / JC;
+    auto task = [&](size_t t, int) {
+      const size_t j0 = t * JC, jn = std::min(JC, nn - j0);
+      alignas(64) float acc[JC];
+      std::memset(acc, 0, sizeof(acc));
+      size_t p = 0;
+      for (; p + 4 <= kk; p += 4) {
+        const VF x0 = vset1(x[p]), x1 = vset1(x[p + 1]), x2 = vset1(x[p + 2]), x3 = vset1(x[p + 3]);
+        const float* r0 = M + p * ld + j0;
+        const float* r1 = r0 + ld;
+        const float* r2 = r1 + ld;
+        const float* r3 = r2 + ld;
+        size_t j = 0;
+        for (; j + W <= jn; j += W) {
+          VF s = vfma(x0, vload(r0 + j), x1 * vload(r1 + j));
+          s = vfma(x2, vload(r2 + j), s);
+          s = vfma(x3, vload(r3 + j), s);
+          vstore(acc + j, vload(acc + j) + s);
+        }
+        if (j < jn) {
+          const size_t r = jn - j;
+          VF s = vfma(x0, vloadn(r0 + j, r), x1 * vloadn(r1 + j, r));
+          s = vfma(x2, vloadn(r2 + j, r), s);
+          s = vfma(x3, vloadn(r3 + j, r), s);
+          vstoren(acc + j, vloadn(acc + j, r) + s, r);
+        }
+      }
+      for (; p < kk; p++) {
+        const VF x0 = vset1(x[p]);
+        const float* r0 = M + p * ld + j0;
+        size_t j = 0;
+        for (; j + W <= jn; j += W) vstore(acc + j, vfma(x0, vload(r0 + j), vload(acc + j)));
+        if (j < jn) vstoren(acc + j, vfma(x0, vloadn(r0 + j, jn - j), vloadn(acc + j, jn - j)), jn - j);
+      }
+      for (size_t j = 0; j < jn; j++) finish(j0 + j, acc[j]);
+    };
+    if (par) parallelTasks(ntasks, task);
+    else for (size_t t = 0; t < ntasks; t++) task(t, 0);
+  } else {
+    constexpr size_t JC = 16;
+    const size_t ntasks = (nn + JC - 1) / JC;
+    auto task = [&](size_t t, int) {
+      const size_t j0 = t * JC, j1 = std::min(nn, j0 + JC);
+      for (size_t j = j0; j < j1; j++) finish(j, dotRow(x, M + j * ld, kk));
+    };
+    if (par) parallelTasks(ntasks, task);
+    else for (size_t t = 0; t < ntasks; t++) task(t, 0);
+  }
+}
+
+static void k_sgemm(const GemmArgs& g, bool threaded) {
+  const size_t m = g.m, n = g.n, k = g.k;
+  if (m == 0 || n == 0) return;
+  if (k == 0 || g.alpha == 0.0f) {
+    scaleC(g);
+    return;
+  }
+  if (m == 1) {
+    // row vector × op(B)
+    gemv(k, n, g.alpha, g.a, g.transA ? g.lda : 1, g.b, g.ldb, !g.transB, g.beta, g.c, 1, threaded);
+    return;
+  }
+  if (n == 1) {
+    // op(A) × column vector
+    gemv(k, m, g.alpha, g.b, g.transB ? 1 : g.ldb, g.a, g.lda, g.transA, g.beta, g.c, g.ldc, threaded);
+    return;
+  }
+  const bool par = threaded && poolSize() > 1 && !inParallel() && static_cast<double>(m) * n * k >= 262144.0;
+  const size_t mp = (m + MR - 1) / MR;
+  const size_t kcMax = std::min(KC, k);
+  float* Ap = tlsA.get(mp * MR * kcMax);
+  float* Bp = tlsB.get(((std::min(NC, n) + NR - 1) / NR) * NR * kcMax);
+  const size_t mBlocks = (m + MCB - 1) / MCB;
+  for (size_t jc = 0; jc < n; jc += NC) {
+    const size_t nc = std::min(NC, n - jc);
+    const size_t np = (nc + NR - 1) / NR;
+    const size_t nBlocks = (nc + CB - 1) / CB;
+    for (size_t pc = 0; pc < k; pc += KC) {
+      const size_t kc = std::min(KC, k - pc);
+      const float betaEff = pc == 0 ? g.beta : 1.0f;
+      // pack: tasks of 8 micro-panels, A panels first then B panels
+      constexpr size_t PG = 8;
+      const size_t aTasks = (mp + PG - 1) / PG, bTasks = (np + PG - 1) / PG;
+      auto pack = [&](size_t t, int) {
+        if (t < aTasks) {
+          for (size_t ip = t * PG; ip < std::min(mp, (t + 1) * PG); ip++)
+            packA(g, ip * MR, std::min<size_t>(MR, m - ip * MR), pc, kc, Ap + ip * MR * kc);
+        } else {
+          t -= aTasks;
+          for (size_t jp = t * PG; jp < std::min(np, (t + 1) * PG); jp++)
+            packB(g, pc, kc, jc + jp * NR, std::min<size_t>(NR, nc - jp * NR), Bp + jp * NR * kc);
+        }
+      };
+      auto compute = [&](size_t t, int) {
+        const size_t ib = t % mBlocks, jb = t / mBlocks;
+        const size_t i0 = ib * MCB, i1 = std::min(m, i0 + MCB);
+        const size_t j0 = jb * CB, j1 = std::min(nc, j0 + CB);
+        for (size_t j = j0; j < j1; j += NR) {
+          const float* B = Bp + (j / NR) * NR * kc;
+          const size_t nr = std::min<size_t>(NR, j1 - j);
+          for (size_t i = i0; i < i1; i += MR) {
+            const float* A = Ap + (i / MR) * MR * kc;
+            const size_t mr = std::min<size_t>(MR, i1 - i);
+            float* C = g.c + i * g.ldc + jc + j;
+            if (mr == static_cast<size_t>(MR) && nr == static_cast<size_t>(NR)) ukernel(kc, A, B, C, g.ldc, g.alpha, betaEff);
+            else ukernelEdge(kc, A, B, C, g.ldc, mr, nr, g.alpha, betaEff);
+          }
+        }
+      };
+      if (par) {
+        parallelTasks(aTasks + bTasks, pack);
+        parallelTasks(mBlocks * nBlocks, compute);
+      } else {
+        for (size_t t = 0; t < aTasks + bTasks; t++) pack(t, 0);
+        for (size_t t = 0; t < mBlocks * nBlocks; t++) compute(t, 0);
+      }
+    }
+  }
+}

@@ -1,0 +1,338 @@
+/**
+ * The inference engine: runs a `CausalLM` (src/models) over many sequences that each carry their
+ * own decode state, with the attention layers' keys and values in one shared paged pool.
+ *
+ * Per sequence (`EngineSequence`): a `PagedSequence` (block tables into the pool, components.md
+ * §23) for every GQA layer, and the fixed-size state of every other stateful layer — Gated
+ * DeltaNet's recurrent S [1, H_v, d_k, d_v] and conv window [1, K−1, C] (components.md §11).
+ *
+ * `forward(rows, ids, T)` runs the model's own blocks (their sublayers, norms and components) on
+ * B rows × T tokens where every row continues from its own position (continuous batching: rows
+ * hold different lengths). It differs from `CausalLM.forward` only in what inference needs:
+ *   - per-row positions (RoPE and absolute position embeddings per row);
+ *   - the attention layers get a `PagedKVCache` whose `attend` reads through the block tables;
+ *   - DeltaNet states of the rows are stacked into [B, …] for the call and split back after;
+ *   - logits only for the positions asked for (a prefill needs only its last one);
+ *   - optionally, the normalised stream at one MTP head (the speculative drafter; `mtpLogits`).
+ * MTP heads are otherwise skipped (they add no loss at inference and leave the stream unchanged).
+ * Dropout is off (eval mode). Everything runs under noGrad.
+ */
+import { noGrad } from "../autograd/node.js";
+import { add, affine } from "../ops/elementwise.js";
+import { embedding } from "../ops/nn.js";
+import { concat } from "../ops/shape.js";
+import { reshape, slice } from "../ops/view.js";
+import { Tensor } from "../tensor/tensor.js";
+import { ChimeraError } from "../errors.js";
+import type { CausalLM } from "../models/causal_lm.js";
+import type { BlockOptions, Sublayer } from "../models/block.js";
+import type { LayerContext, LayerState } from "../layers/context.js";
+import { GroupedQueryAttention } from "../layers/attention.js";
+import { GatedDeltaNet, type DeltaNetState } from "../layers/gated_deltanet.js";
+import { ParallelMtpHead } from "../layers/mtp.js";
+import type { AttentionState } from "../layers/kv_cache.js";
+import { sinusoidalTable } from "../layers/positional.js";
+import { PagedKVPool, PagedSequence, PagedKVCache, type KvLayerSpec } from "./paged/index.js";
+
+export interface EngineOptions {
+  /** Tokens per KV block (default 16). */
+  blockSize?: number;
+  /**
+   * Blocks of the full-attention pool. Default: room for `maxSequences` sequences of the model's
+   * context length.
+   */
+  numBlocks?: number;
+  /** Used for the default pool size (default 8). */
+  maxSequences?: number;
+  /** Positions a sequence may roll back (speculative drafts); default: the drafting head's depth. */
+  maxRollback?: number;
+}
+
+/** What a sublayer is to the engine. */
+type Slot =
+  | { kind: "attention"; layer: number }
+  | { kind: "deltanet" }
+  | { kind: "other" }
+  | { kind: "stateless" }
+  | { kind: "mtp"; head: ParallelMtpHead };
+
+/** One sequence's decode state. */
+export class EngineSequence {
+  /** Positions fed so far (the next token's position). */
+  length = 0;
+  constructor(
+    readonly paged: PagedSequence | null,
+    /** states[i][j]: own state of sublayer j of block i (DeltaNet / other stateful kinds), else null. */
+    readonly states: (LayerState | null)[][],
+  ) {}
+}
+
+/** A restorable copy of a sequence's state (speculative decoding rolls back rejected drafts). */
+export interface Snapshot {
+  length: number;
+  states: (LayerState | null)[][];
+}
+
+export interface ForwardOutput {
+  /** Logits [B, T − logitsFrom, V] (row-major). */
+  logits: Float32Array | Float64Array;
+  /** Positions per row that have logits (T − logitsFrom). */
+  n: number;
+  /** Normalised stream at the drafting MTP head [B, T, d] (when asked for). */
+  mtpHidden: Tensor | null;
+}
+
+export class InferenceEngine {
+  readonly V: number;
+  readonly d: number;
+  readonly contextLength: number;
+  readonly pool: PagedKVPool | null;
+  /** slots[i][j] for sublayer j of block i. */
+  private readonly slots: Slot[][];
+  /** Parallel MTP heads, in stack order; the last one drafts. */
+  readonly mtpHeads: { block: number; sub: number; head: ParallelMtpHead }[] = [];
+  /** True when every stateful layer is one the engine can batch and roll back (GQA, DeltaNet). */
+  readonly batchable: boolean;
+  /** True when some layer keeps recurrent state (rollback = restore a snapshot and re-feed). */
+  readonly recurrent: boolean;
+  private readonly blockOpts: BlockOptions;
+
+  constructor(
+    readonly model: CausalLM,
+    opts: EngineOptions = {},
+  ) {
+    const cfg = model.config;
+    this.V = cfg.vocabSize;
+    this.d = cfg.dModel;
+    this.contextLength = cfg.contextLength;
+    this.blockOpts = { residualDropout: 0, checkFinite: false };
+    model.eval();
+    const kv: KvLayerSpec[] = [];
+    let batchable = true;
+    let recurrent = false;
+    this.slots = model.layers.items.map((block, i) =>
+      block.sublayers.map((s, j): Slot => {
+        const c = s.component;
+        if (c instanceof ParallelMtpHead) {
+          this.mtpHeads.push({ block: i, sub: j, head: c });
+          return { kind: "mtp", head: c };
+        }
+        if (c instanceof GroupedQueryAttention) {
+          kv.push({ heads: c.spec.numKvHeads, headDim: c.spec.headDim, window: c.spec.slidingWindow ?? 0 });
+          return { kind: "attention", layer: kv.length - 1 };
+        }
+        if (c instanceof GatedDeltaNet) {
+          recurrent = true;
+          return { kind: "deltanet" };
+        }
+        if (c.newState(1, model.dtype) !== null) {
+          batchable = false;
+          recurrent = true;
+          return { kind: "other" };
+        }
+        return { kind: "stateless" };
+      }),
+    );
+    this.batchable = batchable;
+    this.recurrent = recurrent;
+    const bs = opts.blockSize ?? 16;
+    const maxSeq = opts.maxSequences ?? 8;
+    const depth = this.mtpHeads.length ? this.mtpHeads[this.mtpHeads.length - 1]!.head.spec.depth : 1;
+    this.pool = kv.length
+      ? new PagedKVPool({
+          layers: kv,
+          blockSize: bs,
+          numBlocks: opts.numBlocks ?? maxSeq * Math.ceil((cfg.contextLength + depth + 1) / bs),
+          dtype: model.dtype,
+          maxRollback: opts.maxRollback ?? depth + 1,
+        })
+      : null;
+  }
+
+  /** Drafts per step the MTP drafter can make (its offsets t+2 … t+D), 0 without parallel heads. */
+  get maxDrafts(): number {
+    const h = this.mtpHeads[this.mtpHeads.length - 1];
+    return h ? h.head.spec.depth - 1 : 0;
+  }
+
+  newSequence(): EngineSequence {
+    const states = this.model.layers.items.map((block, i) =>
+      block.sublayers.map((s, j) => {
+        const k = this.slots[i]![j]!.kind;
+        return k === "deltanet" || k === "other" ? s.component.newState(1, this.model.dtype) : null;
+      }),
+    );
+    return new EngineSequence(this.pool ? new PagedSequence(this.pool) : null, states);
+  }
+
+  /** A sibling sharing the prefix: KV blocks shared copy-on-write, recurrent state shared until replaced. */
+  fork(seq: EngineSequence): EngineSequence {
+    if (!this.batchable) throw new ChimeraError("inference: this model has layers whose state cannot be shared (fork needs GQA/DeltaNet only)");
+    const s = new EngineSequence(seq.paged ? seq.paged.fork() : null, seq.states.map((row) => row.map((st) => (st ? { ...st } : null))));
+    s.length = seq.length;
+    return s;
+  }
+
+  free(seq: EngineSequence): void {
+    seq.paged?.free();
+  }
+
+  /** New KV blocks a sequence needs to feed n more tokens, per pool group. */
+  blocksNeeded(seq: EngineSequence, n: number): number[] {
+    return seq.paged ? seq.paged.blocksNeeded(n) : [];
+  }
+
+  canFeed(seq: EngineSequence, n: number): boolean {
+    return seq.paged ? seq.paged.canReserve(n) : true;
+  }
+
+  /** Takes the blocks for n more tokens now (all-or-nothing; throws PoolExhaustedError). */
+  reserve(seq: EngineSequence, n: number): void {
+    seq.paged?.reserve(n);
+  }
+
+  /** The state before a speculative step. DeltaNet layers replace (never mutate) their tensors, so references suffice. */
+  snapshot(seq: EngineSequence): Snapshot {
+    if (!this.batchable) throw new ChimeraError("inference: speculative rollback needs a model whose stateful layers are GQA or DeltaNet");
+    return { length: seq.length, states: seq.states.map((row) => row.map((st) => (st ? { ...st } : null))) };
+  }
+
+  /** Rolls a sequence back to `length` positions (≥ the snapshot's): a pure-attention model just drops KV; a recurrent one returns to the snapshot. */
+  rollback(seq: EngineSequence, snap: Snapshot, length: number): void {
+    const to = this.recurrent ? snap.length : length;
+    if (to === seq.length) return;
+    if (this.recurrent)
+      snap.states.forEach((row, i) =>
+        row.forEach((st, j) => {
+          if (st) Object.assign(seq.states[i]![j]!, st);
+        }),
+      );
+    seq.paged?.truncate(to);
+    seq.length = to;
+  }
+
+  /**
+   * Feeds ids [B·T] (row-major, T tokens per row) to B sequences, each continuing from its own
+   * position. Returns logits for positions logitsFrom … T−1 of every row, and the drafting head's
+   * stream when `mtp` is set. The sequences advance by T.
+   */
+  forward(rows: readonly EngineSequence[], ids: Int32Array, T: number, opts: { logitsFrom?: number; mtp?: boolean } = {}): ForwardOutput {
+    const B = rows.length;
+    if (B < 1 || T < 1) throw new ChimeraError(`inference: empty forward (B = ${B}, T = ${T})`);
+    if (ids.length !== B * T) throw new ChimeraError(`inference: ${ids.length} ids for B = ${B}, T = ${T}`);
+    if (B > 1 && !this.batchable) throw new ChimeraError("inference: this model has stateful layers the engine cannot batch; feed one sequence at a time");
+    for (let i = 0; i < ids.length; i++)
+      if (!(ids[i]! >= 0 && ids[i]! < this.V)) throw new ChimeraError(`inference: token id ${ids[i]} is outside the vocabulary [0, ${this.V})`);
+    const from = opts.logitsFrom ?? T - 1;
+    if (!(from >= 0 && from <= T)) throw new ChimeraError(`inference: logitsFrom ${from} outside [0, ${T}]`);
+    const model = this.model;
+    const cfg = model.config;
+    return noGrad(() => {
+      for (const r of rows) r.paged?.reserve(T);
+      const positions = new Int32Array(B * T);
+      let maxStart = 0;
+      rows.forEach((r, b) => {
+        for (let t = 0; t < T; t++) positions[b * T + t] = r.length + t;
+        maxStart = Math.max(maxStart, r.length);
+      });
+      // input layer with per-row positions
+      let x = model.embed.forward(ids, B, T); // [B, T, d]
+      if (cfg.embedding.scaleBySqrtD) x = affine(x, Math.sqrt(this.d));
+      if (cfg.positional.kind === "learned") {
+        const P = model.pos_embed!.maxPositions;
+        const last = maxStart + T - 1;
+        if (last >= P) throw new ChimeraError(`inference: position ${last} is beyond the model's ${P} learned positions (its hard context limit)`);
+        x = add(x, reshape(embedding(model.pos_embed!.weight, positions), [B, T, this.d]));
+      } else if (cfg.positional.kind === "sinusoidal") {
+        const base = cfg.positional.base;
+        const rowsPe = rows.map((r) => reshape(sinusoidalTable(r.length, T, this.d, base, x.dtype), [1, T, this.d]));
+        x = add(x, rowsPe.length === 1 ? rowsPe[0]! : concat(rowsPe, 0));
+      }
+      const ctx: LayerContext = {
+        B,
+        T,
+        startPos: maxStart,
+        positions,
+        training: false,
+        computeLosses: false,
+        targets: null,
+        ignoreIndex: -100,
+        unembed: (h) => model.unembed(h),
+        aux: [],
+        mtp: [],
+      };
+      const drafter = opts.mtp ? this.mtpHeads[this.mtpHeads.length - 1] : undefined;
+      if (opts.mtp && !drafter) throw new ChimeraError("inference: this model has no parallel MTP head to draft with");
+      let mtpHidden: Tensor | null = null;
+      const seqs = rows.map((r) => r.paged!);
+      const stacked: { i: number; j: number; st: DeltaNetState }[] = [];
+      model.layers.items.forEach((block, i) => {
+        block.sublayers.forEach((s: Sublayer, j) => {
+          const slot = this.slots[i]![j]!;
+          if (slot.kind === "mtp") {
+            if (drafter && drafter.block === i && drafter.sub === j) {
+              const n = s.pre_norm ?? s.post_norm;
+              mtpHidden = n ? n.forward(x) : x;
+            }
+            return;
+          }
+          let st: LayerState | null = null;
+          if (slot.kind === "attention") st = { kind: "attention", cache: new PagedKVCache(this.pool!, slot.layer, seqs) } as AttentionState;
+          else if (slot.kind === "deltanet") {
+            if (B === 1) st = rows[0]!.states[i]![j]!;
+            else {
+              const per = rows.map((r) => r.states[i]![j] as DeltaNetState);
+              const merged: DeltaNetState = { kind: "gated_deltanet", S: concat(per.map((p) => p.S), 0), conv: concat(per.map((p) => p.conv), 0) };
+              stacked.push({ i, j, st: merged });
+              st = merged;
+            }
+          } else if (slot.kind === "other") st = rows[0]!.states[i]![j]!;
+          x = s.forward(x, ctx, st, this.blockOpts);
+        });
+      });
+      // split stacked recurrent states back into the rows
+      for (const { i, j, st } of stacked) {
+        const S = st.S.dense();
+        const C = st.conv.dense();
+        const ws = S.length / B;
+        const wc = C.length / B;
+        rows.forEach((r, b) => {
+          const own = r.states[i]![j] as DeltaNetState;
+          own.S = new Tensor(S.slice(b * ws, (b + 1) * ws), own.S.shape);
+          own.conv = new Tensor(C.slice(b * wc, (b + 1) * wc), own.conv.shape);
+        });
+      }
+      for (const r of rows) {
+        r.paged?.advance(T);
+        r.length += T;
+      }
+      const n = T - from;
+      let logits: Float32Array | Float64Array = new Float32Array(0);
+      if (n > 0) {
+        let h = from === 0 ? x : slice(x, 1, from, T); // [B, n, d]
+        if (model.final_norm) h = model.final_norm.forward(h);
+        logits = model.unembed(h).dense().slice(); // [B, n, V]
+      }
+      return { logits, n, mtpHidden };
+    });
+  }
+
+  /**
+   * Draft logits of the drafting MTP head at row b, position t of a forward's `mtpHidden`, for
+   * offsets 1 … count (predicting tokens t+2 … t+1+count): [count, V].
+   */
+  mtpLogits(hidden: Tensor, b: number, t: number, count: number): Float32Array | Float64Array {
+    const drafter = this.mtpHeads[this.mtpHeads.length - 1];
+    if (!drafter) throw new ChimeraError("inference: this model has no parallel MTP head to draft with");
+    const [B, T, d] = hidden.shape as [number, number, number];
+    if (b >= B || t >= T) throw new ChimeraError(`inference: MTP position (${b}, ${t}) outside [${B}, ${T}]`);
+    const D = drafter.head.spec.depth;
+    if (count > D - 1) throw new ChimeraError(`inference: ${count} drafts asked of an MTP head of depth ${D} (at most ${D - 1})`);
+    return noGrad(() => {
+      const h = new Tensor(hidden.dense().slice((b * T + t) * d, (b * T + t + 1) * d), [1, 1, d]);
+      const out = new (this.model.dtype === "float64" ? Float64Array : Float32Array)(count * this.V);
+      for (let o = 1; o <= count; o++) out.set(this.model.unembed(drafter.head.proj.items[o]!.forward(h)).dense(), (o - 1) * this.V);
+      return out;
+    });
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * Attention over a paged KV cache (PagedAttention, arXiv 2309.06180; components.md §5–7, §23):
+ * each query reads its sequence's keys and values through the block table — position j lives in
+ * physical block table[⌊j/bs⌋] at slot j mod bs — so nothing is gathered into a contiguous
+ * buffer. Rows of the batch may hold different numbers of positions (continuous batching).
+ *
+ * Shapes: q [B, Tq, Hq, D] (dense) → out [B, Tq, Hq, Dv]. Row b's query t sits at absolute
+ * position qStart[b] + t and sees keys j ≤ that position (causal), j < kvLen[b], and, with a
+ * window W > 0, position − j < W. Query head h reads kv head ⌊h/(Hq/Hkv)⌋. Optional per-head sink
+ * logits [Hq] join the softmax denominator with no value (gpt-oss). The softmax is computed in
+ * float64 per row (two passes over the visible keys: max, then exp-weighted sum).
+ *
+ * Inference only: no autograd graph is recorded. `gatherKV` copies one sequence's keys/values
+ * into contiguous [L, H, D] arrays (reference for tests, and the prefill path that feeds the fused
+ * attention op).
+ */
+import { allocArray, type Arr } from "../../tensor/dtype.js";
+import { ChimeraError } from "../../errors.js";
+import type { PagedKVPool } from "./pool.js";
+import type { PagedSequence } from "./sequence.js";
+
+export interface PagedAttentionArgs {
+  pool: PagedKVPool;
+  /** Attention-layer id in the pool. */
+  layer: number;
+  /** Queries [B, Tq, Hq, D], dense row-major. */
+  q: Arr;
+  B: number;
+  Tq: number;
+  Hq: number;
+  /** Row b reads sequence seqs[b]. */
+  seqs: readonly PagedSequence[];
+  /** Keys written for row b (positions 0 … kvLen[b]−1). */
+  kvLen: ArrayLike<number>;
+  /** Absolute position of row b's query 0. */
+  qStart: ArrayLike<number>;
+  /** Sliding window (0 = none). */
+  window: number;
+  /** Per-head sink logits [Hq] or null. */
+  sinks: Arr | null;
+  /** Logit scale (default 1/√D). */
+  scale?: number;
+}
+
+export function pagedAttention(a: PagedAttentionArgs): Arr {
+  const { pool, layer, q, B, Tq, Hq, seqs, kvLen, qStart, window, sinks } = a;
+  const L = pool.layers[layer];
+  if (!L) throw new ChimeraError(`pagedAttention: layer ${layer} is not in the pool (${pool.layers.length} layers)`);
+  const Hkv = L.heads;
+  const D = L.headDim;
+  const Dv = L.valueDim;
+  if (q.length !== B * Tq * Hq * D) throw new ChimeraError(`pagedAttention: q has ${q.length} elements, expected [${B}, ${Tq}, ${Hq}, ${D}]`);
+  if (Hq % Hkv !== 0) throw new ChimeraError(`pagedAttention: query heads ${Hq} must be a multiple of kv heads ${Hkv}`);
+  if (seqs.length !== B) throw new ChimeraError(`pagedAttention: ${seqs.length} sequences for a batch of ${B}`);
+  const g = pool.layerGroup[layer]!;
+  const bs = pool.blockSize;
+  const K = pool.k[layer]!;
+  const V = pool.v[layer]!;
+  const scale = a.scale ?? 1 / Math.sqrt(D);
+  const rep = Hq / Hkv;
+  const out = allocArray(q instanceof Float64Array ? "float64" : "float32", B * Tq * Hq * Dv);
+  let scores = new Float64Array(64);
+  const acc = new Float64Array(Dv);
+  for (let b = 0; b < B; b++) {
+    const table = seqs[b]!.tables[g]!;
+    const n = kvLen[b]!;
+    for (let t = 0; t < Tq; t++) {
+      const pos = qStart[b]! + t;
+      const hi = Math.min(pos, n - 1);
+      const lo = window > 0 ? Math.max(0, pos - window + 1) : 0;
+      const cnt = hi - lo + 1;
+      if (cnt > scores.length) scores = new Float64Array(Math.max(cnt, 2 * scores.length));
+      for (let h = 0; h < Hq; h++) {
+        const kvh = Math.floor(h / rep);
+        const qo = ((b * Tq + t) * Hq + h) * D;
+        const oo = ((b * Tq + t) * Hq + h) * Dv;
+        let m = sinks ? sinks[h]! : -Infinity;
+        // pass 1: logits, block by block
+        for (let j = lo; j <= hi; ) {
+          const blk = Math.floor(j / bs);
+          const phys = table[blk]!;
+          if (phys === undefined || phys < 0) throw new ChimeraError(`pagedAttention: position ${j} of sequence ${seqs[b]!.id} is not held (released or never written)`);
+          const end = Math.min(hi, (blk + 1) * bs - 1);
+          for (; j <= end; j++) {
+            const ko = ((phys * bs + (j % bs)) * Hkv + kvh) * D;
+            let s = 0;
+            for (let d = 0; d < D; d++) s += q[qo + d]! * K[ko + d]!;
+            s *= scale;
+            scores[j - lo] = s;
+            if (s > m) m = s;
+          }
+        }
+        if (cnt <= 0 || m === -Infinity) {
+          for (let d = 0; d < Dv; d++) out[oo + d] = 0;
+          continue;
+        }
+        // pass 2: exp-weighted values
+        acc.fill(0);
+        let den = sinks ? Math.exp(sinks[h]! - m) : 0;
+        for (let j = lo; j <= hi; ) {
+          const blk = Math.floor(j / bs);
+          const phys = table[blk]!;
+          const end = Math.min(hi, (blk + 1) * bs - 1);
+          for (; j <= end; j++) {
+            const p = Math.exp(scores[j - lo]! - m);
+            den += p;
+            const vo = ((phys * bs + (j % bs)) * Hkv + kvh) * Dv;
+            for (let d = 0; d < Dv; d++) acc[d] += p * V[vo + d]!;
+          }
+        }
+        const inv = 1 / den;
+        for (let d = 0; d < Dv; d++) out[oo + d] = acc[d]! * inv;
+      }
+    }
+  }
+  return out;
+}
+
+/** Keys and values of positions from … to−1 of one sequence, contiguous: [to−from, H, D] / [to−from, H, Dv]. */
+export function gatherKV(pool: PagedKVPool, layer: number, seq: PagedSequence, from: number, to: number): { k: Arr; v: Arr } {
+  const L = pool.layers[layer]!;
+  const g = pool.layerGroup[layer]!;
+  const bs = pool.blockSize;
+  const wk = L.heads * L.headDim;
+  const wv = L.heads * L.valueDim;
+  const n = Math.max(0, to - from);
+  const k = allocArray(pool.dtype, n * wk);
+  const v = allocArray(pool.dtype, n * wv);
+  for (let p = from; p < to; ) {
+    const blk = Math.floor(p / bs);
+    const phys = seq.tables[g]![blk];
+    if (phys === undefined || phys < 0) throw new ChimeraError(`gatherKV: position ${p} of sequence ${seq.id} is not held (released or never written)`);
+    const end = Math.min(to, (blk + 1) * bs);
+    const cnt = end - p;
+    const src = phys * bs + (p % bs);
+    k.set(pool.k[layer]!.subarray(src * wk, (src + cnt) * wk), (p - from) * wk);
+    v.set(pool.v[layer]!.subarray(src * wv, (src + cnt) * wv), (p - from) * wv);
+    p = end;
+  }
+  return { k, v };
+}
+
+/** Writes rows of k [T, H, D] / v [T, H, Dv] (dense, starting at element offsets) at positions from … from+T−1. */
+export function scatterKV(pool: PagedKVPool, layer: number, seq: PagedSequence, from: number, T: number, k: Arr, kOff: number, v: Arr, vOff: number): void {
+  const L = pool.layers[layer]!;
+  const g = pool.layerGroup[layer]!;
+  const bs = pool.blockSize;
+  const wk = L.heads * L.headDim;
+  const wv = L.heads * L.valueDim;
+  for (let p = from; p < from + T; ) {
+    const blk = Math.floor(p / bs);
+    const phys = seq.tables[g]![blk];
+    if (phys === undefined || phys < 0) throw new ChimeraError(`scatterKV: position ${p} of sequence ${seq.id} has no block (reserve first)`);
+    const end = Math.min(from + T, (blk + 1) * bs);
+    const cnt = end - p;
+    const dst = phys * bs + (p % bs);
+    const r = p - from;
+    pool.k[layer]!.set(k.subarray(kOff + r * wk, kOff + (r + cnt) * wk), dst * wk);
+    pool.v[layer]!.set(v.subarray(vOff + r * wv, vOff + (r + cnt) * wv), dst * wv);
+    p = end;
+  }
+}

@@ -1,0 +1,253 @@
+/**
+ * Mixture-of-experts feed-forward (components.md §15; Switch arXiv 2101.03961, ST-MoE
+ * arXiv 2202.08906, Qwen3-MoE / Qwen3-Next routing).
+ *
+ * Shape legend: N tokens (= B·T), d model width, E experts, k top-k, h expert width,
+ * M = N·k routed (token, slot) assignments (fewer when a capacity factor drops some).
+ *
+ *   logits = router(x)                      [N, E]
+ *   p      = softmax(logits) | σ(logits)    [N, E]   (fp32 like everything here)
+ *   group-limited (router.groups > 1, DeepSeek-V3 §15.2): experts split into G groups, a group
+ *            scores max p (softmax) or the sum of its top-2 p (sigmoid); only the experts of the
+ *            best topKGroups groups may be selected
+ *   (w, e) = topk(p, k); w ← w / Σw (normalizeTopK); w ← w · router.scale
+ *   y      = Σ_k w_k · Expert_{e_k}(x)  (+ shared expert, optionally gated by σ(w_sᵀx))
+ *
+ * Dropless dispatch whose compute scales with the *active* experts: assignments are grouped by
+ * expert (counting sort), the token rows are gathered once (indexSelect: [M, d]), each expert with
+ * ≥ 1 token runs its gated MLP on its contiguous slice of rows with its slice of the stacked weights
+ * (`split` views of experts.*_proj.weight [E, h, d]), outputs are concatenated, scaled by their
+ * routing weights and scatter-added back to their tokens (indexAdd). Experts with no tokens cost
+ * nothing. With a capacity factor cf, each expert keeps its first ⌈M/E·cf⌉ assignments in token
+ * order; dropped ones contribute zero (the token passes through the residual).
+ *
+ * Balancing losses (added to the training loss by the model, each times its configured weight):
+ *   load balance  L_lb = E · Σ_e f_e · P_e, f_e = (assignments to e)/M, P_e = mean_t p_{t,e}
+ *                 (p normalised to sum 1 for sigmoid scoring); = 1 at perfect balance
+ *                 (HF's load_balancing_loss_func is k times this);
+ *   router z-loss L_z = mean_t (logsumexp_e logits_{t,e})².
+ * `lastLoad` holds the per-expert assignment counts of the last forward (for logging).
+ *
+ * Parameters: router.weight [E, d] (+bias), experts.{gate,up}_proj.weight [E, h, d],
+ * experts.down_proj.weight [E, d, h] (+ biases), shared_experts.* (gated MLP), shared_expert_gate [1, d].
+ */
+import { Module } from "../nn/module.js";
+import { add, affine, div, mul, sigmoid } from "../ops/elementwise.js";
+import { indexAdd, indexSelect, maskedFill, topk } from "../ops/indexing.js";
+import { linear } from "../ops/matmul.js";
+import { logsumexp, mean, sum } from "../ops/reduce.js";
+import { concat, split } from "../ops/shape.js";
+import { softmax } from "../ops/softmax.js";
+import { reshape, unsqueeze } from "../ops/view.js";
+import { Tensor } from "../tensor/tensor.js";
+import { ChimeraError } from "../errors.js";
+import { zeros } from "../tensor/creation.js";
+import type { MoeSpec } from "../config/components/moe.js";
+import { Layer, type LayerContext } from "./context.js";
+import { normalInit, zerosInit, type Init } from "./init.js";
+import { Linear } from "./linear.js";
+import { activate, GluMlp, type GateActivation } from "./mlp.js";
+
+/** Stacked expert weights: experts.{gate_proj,up_proj,down_proj}.{weight,bias}. */
+class StackedProj extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  constructor(E: number, out: number, inF: number, bias: boolean, init: Init, std: number) {
+    super();
+    this.weight = this.param("weight", normalInit([E, out, inF], init, std));
+    this.bias = bias ? this.param("bias", zerosInit([E, out], init)) : null;
+  }
+  /** Per-expert views: weight [out, in] and bias [out] of each expert (one split node each). */
+  perExpert(): { w: Tensor[]; b: (Tensor | null)[] } {
+    const [E, out, inF] = this.weight.shape as [number, number, number];
+    const w = split(this.weight, 1, 0).map((t) => reshape(t, [out, inF]));
+    const b = this.bias ? split(this.bias, 1, 0).map((t) => reshape(t, [out])) : new Array<Tensor | null>(E).fill(null);
+    return { w, b };
+  }
+}
+
+class Experts extends Module {
+  readonly gate_proj: StackedProj;
+  readonly up_proj: StackedProj;
+  readonly down_proj: StackedProj;
+  constructor(E: number, d: number, h: number, bias: boolean, init: Init) {
+    super();
+    this.gate_proj = this.child("gate_proj", new StackedProj(E, h, d, bias, init, init.std));
+    this.up_proj = this.child("up_proj", new StackedProj(E, h, d, bias, init, init.std));
+    this.down_proj = this.child("down_proj", new StackedProj(E, d, h, bias, init, init.std * init.outScale));
+  }
+}
+
+/** The routing decision for N tokens. */
+export interface Routing {
+  logits: Tensor;
+  /** Router probabilities [N, E] (sigmoid scores normalised per token for the aux loss). */
+  probs: Tensor;
+  /** Combine weights of the selected experts [N, k] (differentiable). */
+  weights: Tensor;
+  /** Selected experts [N·k], row-major over (token, slot). */
+  experts: Int32Array;
+}
+
+export class MoE extends Layer {
+  readonly router: Linear;
+  readonly experts: Experts;
+  readonly shared_experts: GluMlp | null;
+  readonly shared_expert_gate: Linear | null;
+  /** Per-expert assignment counts of the last forward (after capacity dropping). */
+  lastLoad: Int32Array;
+  /** Unweighted balance terms of the last forward that computed them (for logging). */
+  lastAux: { loadBalance: number; zLoss: number } | null = null;
+  private readonly act: GateActivation;
+
+  constructor(
+    readonly spec: MoeSpec,
+    readonly d: number,
+    init: Init,
+  ) {
+    super();
+    const E = spec.numExperts;
+    const selectable = (spec.router.topKGroups * E) / spec.router.groups;
+    if (spec.topK > selectable)
+      throw new ChimeraError(`moe: top-${spec.topK} needs at least ${spec.topK} selectable experts, but the best ${spec.router.topKGroups} of ${spec.router.groups} groups hold ${selectable}`);
+    this.act = spec.activation;
+    this.router = this.child("router", new Linear(d, E, spec.router.bias, init));
+    this.experts = this.child("experts", new Experts(E, d, spec.expertHidden, spec.expertBias, init));
+    if (spec.shared) {
+      this.shared_experts = this.child("shared_experts", new GluMlp(d, spec.shared.count * spec.shared.hidden, false, this.act, init));
+      this.shared_expert_gate = spec.shared.gated ? this.child("shared_expert_gate", new Linear(d, 1, false, init)) : null;
+    } else {
+      this.shared_experts = null;
+      this.shared_expert_gate = null;
+    }
+    this.lastLoad = new Int32Array(E);
+  }
+
+  /** Routes tokens x2 [N, d]. */
+  route(x2: Tensor): Routing {
+    const s = this.spec;
+    const logits = this.router.forward(x2);
+    const scores = s.router.scoring === "softmax" ? softmax(logits, -1) : sigmoid(logits);
+    const sel = s.router.groups > 1 ? maskedFill(scores, this.groupMask(scores), -Infinity) : scores;
+    const { values, indices } = topk(sel, s.topK, -1);
+    let weights = s.router.normalizeTopK ? div(values, sum(values, -1, true)) : values;
+    if (s.router.scale !== 1) weights = affine(weights, s.router.scale);
+    const probs = s.router.scoring === "softmax" ? scores : div(scores, sum(scores, -1, true));
+    return { logits, probs, weights, experts: indices };
+  }
+
+  /** 1 for experts outside each token's best `topKGroups` groups (not selectable), else 0: [N, E]. */
+  private groupMask(scores: Tensor): Tensor {
+    const { numExperts: E, router } = this.spec;
+    const G = router.groups;
+    const per = E / G;
+    const p = scores.dense();
+    const N = scores.shape[0]!;
+    const mask = new Tensor(scores.dtype === "float64" ? new Float64Array(N * E) : new Float32Array(N * E), [N, E]);
+    const gs = new Float64Array(G);
+    for (let n = 0; n < N; n++) {
+      for (let g = 0; g < G; g++) {
+        let a = -Infinity;
+        let b = -Infinity; // the two largest scores of the group
+        for (let j = 0; j < per; j++) {
+          const v = p[n * E + g * per + j]!;
+          if (v > a) [a, b] = [v, a];
+          else if (v > b) b = v;
+        }
+        gs[g] = router.scoring === "sigmoid" && per > 1 ? a + b : a;
+      }
+      const order = Array.from({ length: G }, (_, g) => g).sort((x, y) => gs[y]! - gs[x]! || x - y);
+      for (const g of order.slice(router.topKGroups)) mask.data.fill(1, n * E + g * per, n * E + (g + 1) * per);
+    }
+    return mask;
+  }
+
+  /** Expert e's gated MLP on rows x [n, d] (dense, for reference tests). */
+  expert(e: number, x: Tensor): Tensor {
+    const g = this.experts.gate_proj.perExpert();
+    const u = this.experts.up_proj.perExpert();
+    const dn = this.experts.down_proj.perExpert();
+    return linear(mul(activate(linear(x, g.w[e]!, g.b[e]!), this.act), linear(x, u.w[e]!, u.b[e]!)), dn.w[e]!, dn.b[e]!);
+  }
+
+  /** Routed part for x2 [N, d] with a given routing → [N, d]. */
+  dispatch(x2: Tensor, r: Routing): Tensor {
+    const E = this.spec.numExperts;
+    const k = this.spec.topK;
+    const N = x2.shape[0]!;
+    const M = N * k;
+    const cap = this.spec.capacityFactor === null ? M : Math.ceil((M / E) * this.spec.capacityFactor);
+    // counting sort of assignments by expert (stable: token order within an expert)
+    const count = new Int32Array(E);
+    const kept = new Uint8Array(M);
+    for (let a = 0; a < M; a++) {
+      const e = r.experts[a]!;
+      if (count[e]! < cap) {
+        count[e]!++;
+        kept[a] = 1;
+      }
+    }
+    const start = new Int32Array(E + 1);
+    for (let e = 0; e < E; e++) start[e + 1] = start[e]! + count[e]!;
+    const used = start[E]!;
+    const slot = new Int32Array(used); // assignment index (token·k + j) in expert order
+    const fill = start.slice(0, E);
+    for (let a = 0; a < M; a++) if (kept[a]) slot[fill[r.experts[a]!]!++] = a;
+    const token = new Int32Array(used);
+    for (let i = 0; i < used; i++) token[i] = (slot[i]! / k) | 0;
+    this.lastLoad = count;
+    if (used === 0) return zeros(x2.shape, { dtype: x2.dtype });
+
+    const xs = indexSelect(x2, 0, token); // [used, d]
+    const ws = indexSelect(reshape(r.weights, [M]), 0, slot); // [used]
+    const g = this.experts.gate_proj.perExpert();
+    const u = this.experts.up_proj.perExpert();
+    const dn = this.experts.down_proj.perExpert();
+    const active: number[] = [];
+    for (let e = 0; e < E; e++) if (count[e]! > 0) active.push(e);
+    const pieces = split(xs, active.map((e) => count[e]!), 0);
+    const outs = active.map((e, i) => {
+      const xe = pieces[i]!; // [n_e, d]
+      const he = mul(activate(linear(xe, g.w[e]!, g.b[e]!), this.act), linear(xe, u.w[e]!, u.b[e]!)); // [n_e, h]
+      return linear(he, dn.w[e]!, dn.b[e]!); // [n_e, d]
+    });
+    const ys = mul(outs.length === 1 ? outs[0]! : concat(outs, 0), unsqueeze(ws, 1)); // [used, d]
+    return indexAdd(zeros(x2.shape, { dtype: x2.dtype }), 0, token, ys);
+  }
+
+  /** Weighted balance losses for a routing (and records the unweighted values). */
+  auxLoss(r: Routing): Tensor | null {
+    const E = this.spec.numExperts;
+    const M = r.experts.length;
+    const f = new Float64Array(E);
+    for (let a = 0; a < M; a++) f[r.experts[a]!]! += 1 / M;
+    const fT = new Tensor(r.probs.dtype === "float64" ? Float64Array.from(f) : Float32Array.from(f), [E]);
+    const lb = affine(sum(mul(mean(r.probs, 0), fT)), E); // E · Σ f_e P_e
+    const lse = logsumexp(r.logits, -1);
+    const z = mean(mul(lse, lse));
+    this.lastAux = { loadBalance: lb.item(), zLoss: z.item() };
+    const { loadBalance: wl, zLoss: wz } = this.spec.aux;
+    const terms: Tensor[] = [];
+    if (wl > 0) terms.push(affine(lb, wl));
+    if (wz > 0) terms.push(affine(z, wz));
+    if (terms.length === 0) return null;
+    return terms.length === 1 ? terms[0]! : add(terms[0]!, terms[1]!);
+  }
+
+  forward(x: Tensor, ctx: LayerContext): Tensor {
+    const d = this.d;
+    const x2 = reshape(x, [-1, d]); // [N, d]
+    const r = this.route(x2);
+    let y = this.dispatch(x2, r);
+    if (this.shared_experts) {
+      let sh = this.shared_experts.apply(x2);
+      if (this.shared_expert_gate) sh = mul(sh, sigmoid(this.shared_expert_gate.forward(x2)));
+      y = add(y, sh);
+    }
+    if (ctx.computeLosses) {
+      const aux = this.auxLoss(r);
+      if (aux) ctx.aux.push(aux);
+    }
+    return reshape(y, x.shape);
+  }
+}
