@@ -11,3 +11,8 @@ export { ChimeraError, OpError, ConfigError } from "./errors.js";
 export { customOp, CustomContext } from "./autograd/custom.js";
 export { checkpoint } from "./autograd/checkpoint.js";
 export { liveMemory, settledLiveMemory, forceGC } from "./autograd/memory.js";
+export { Module } from "./nn/module.js";
+export { buildModel, CausalLM, type BuildOptions, type ForwardOptions, type ForwardResult } from "./models/causal_lm.js";
+export { DecodeState } from "./models/decode_state.js";
+export { ContiguousKVCache, type KVCache } from "./layers/kv_cache.js";
+export { MoE } from "./layers/moe.js";

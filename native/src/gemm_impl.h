@@ -35,7 +35,7 @@ struct AlignedBuf {
 static thread_local AlignedBuf tlsA, tlsB, tlsX;
 
 /** acc(MR×NR) = Σ_p A[p·MR + i]·B[p·NR + j]; C = alpha·acc + beta·C (beta == 0: C not read). */
-static inline void ukernel(size_t kc, const float* __restrict Ap, const float* __restrict Bp, float* __restrict C, size_t ldc, float alpha, float beta) {
+__attribute__((noinline)) static void ukernel(size_t kc, const float* __restrict Ap, const float* __restrict Bp, float* __restrict C, size_t ldc, float alpha, float beta) {
   VF acc[MR][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; i++)
@@ -43,16 +43,30 @@ static inline void ukernel(size_t kc, const float* __restrict Ap, const float* _
     for (int j = 0; j < NV; j++) acc[i][j] = vzero();
 #pragma GCC unroll 16
   for (int i = 0; i < MR; i++) _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc), _MM_HINT_T0);
-  for (size_t p = 0; p < kc; p++) {
+  auto step = [&](const float* Ak, const float* Bk) {
     VF b[NV];
 #pragma GCC unroll 4
-    for (int j = 0; j < NV; j++) b[j] = vload(Bp + j * W);
+    for (int j = 0; j < NV; j++) b[j] = vload(Bk + j * W);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++) {
-      const VF a = vbroadcast(Ap + i);
+      const VF a = vbroadcast(Ak + i);
 #pragma GCC unroll 4
       for (int j = 0; j < NV; j++) acc[i][j] = vfma(a, b[j], acc[i][j]);
     }
+  };
+  size_t p = 0;
+  for (; p + 4 <= kc; p += 4) {
+    _mm_prefetch(reinterpret_cast<const char*>(Bp + 8 * NR), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(Ap + 8 * MR), _MM_HINT_T0);
+    step(Ap, Bp);
+    step(Ap + MR, Bp + NR);
+    step(Ap + 2 * MR, Bp + 2 * NR);
+    step(Ap + 3 * MR, Bp + 3 * NR);
+    Ap += 4 * MR;
+    Bp += 4 * NR;
+  }
+  for (; p < kc; p++) {
+    step(Ap, Bp);
     Ap += MR;
     Bp += NR;
   }
@@ -85,13 +99,16 @@ static inline void ukernelEdge(size_t kc, const float* Ap, const float* Bp, floa
 /** Packs rows [i0, i0+mr) × k-slice [p0, p0+kc) of op(A) into an MR-high micro-panel. */
 static void packA(const GemmArgs& g, size_t i0, size_t mr, size_t p0, size_t kc, float* dst) {
   if (!g.transA) {
-    for (size_t ii = 0; ii < static_cast<size_t>(MR); ii++) {
-      if (ii < mr) {
-        const float* src = g.a + (i0 + ii) * g.lda + p0;
-        for (size_t p = 0; p < kc; p++) dst[p * MR + ii] = src[p];
-      } else {
-        for (size_t p = 0; p < kc; p++) dst[p * MR + ii] = 0.0f;
+    const float* rows[MR];
+    for (size_t ii = 0; ii < static_cast<size_t>(MR); ii++) rows[ii] = g.a + (i0 + (ii < mr ? ii : 0)) * g.lda + p0;
+    if (mr == static_cast<size_t>(MR)) {
+      for (size_t p = 0; p < kc; p++) {
+#pragma GCC unroll 16
+        for (int ii = 0; ii < MR; ii++) dst[p * MR + ii] = rows[ii][p];
       }
+    } else {
+      for (size_t p = 0; p < kc; p++)
+        for (size_t ii = 0; ii < static_cast<size_t>(MR); ii++) dst[p * MR + ii] = ii < mr ? rows[ii][p] : 0.0f;
     }
   } else {
     for (size_t p = 0; p < kc; p++) {

@@ -18,10 +18,10 @@ namespace isa_avx512 {
 #include "simd_avx512.h"
 #include "vmath.h"
 #include "kernels_impl.h"
-#define GEMM_MR 14
-#define GEMM_NV 2
+#define GEMM_MR 6
+#define GEMM_NV 4
 #define GEMM_KC 256
-#define GEMM_MC 168
+#define GEMM_MC 144
 #define GEMM_CB 256
 #include "gemm_impl.h"
 #include "isa_table.h"

@@ -108,6 +108,7 @@ napi_value layerNormBackwardEntry(Args& a) {
   float* gx = a.f32(5, rows * cols);
   float* gw = a.f32OrNull(6, cols);
   float* gb = a.f32OrNull(7, cols);
+  if (!w) gw = nullptr;  // gw accumulates only when the layer has a weight (reference semantics)
   if (!gw && !gb) {
     rowsParallel(rows, cols, [&](size_t r) {
       isa().layerNormBackwardRow(x + r * cols, w, mean[r], rstd[r], gy + r * cols, gx + r * cols, nullptr, nullptr, cols);

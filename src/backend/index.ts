@@ -8,7 +8,7 @@
 import type { DType } from "../tensor/dtype.js";
 import type { Kernels } from "./kernels.js";
 import { referenceKernels } from "./reference/index.js";
-import { loadNativeKernels, nativeLoadError } from "./native/index.js";
+import { loadNativeKernels, nativeLoadError, blasInfo as nativeBlasInfo, type BlasInfo } from "./native/index.js";
 import { ChimeraError } from "../errors.js";
 
 export type BackendName = "reference" | "native";
@@ -69,5 +69,12 @@ export function withBackend<T>(name: BackendName, fn: () => T): T {
   }
 }
 
+/** Which gemm is active ("openblas" | "builtin" | "none") and how the native addon is set up. */
+export function blasInfo(): BlasInfo {
+  return nativeBlasInfo(referenceKernels);
+}
+
+export { setThreads, getThreads, setBlas, nativeAddon, nativeLoadError } from "./native/index.js";
+export type { BlasInfo };
 export { referenceKernels };
 export type { Kernels };

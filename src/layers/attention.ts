@@ -68,7 +68,7 @@ export class GroupedQueryAttention extends Layer {
     if (spec.outputGate === "headwise") this.gate_proj = this.child("gate_proj", new Linear(d, H, false, init));
     if (spec.sink) this.sinks = this.param("sinks", zerosInit([H], init));
     this.o_proj = this.child("o_proj", new Linear(H * h, d, spec.outBias, init, init.std * init.outScale));
-    this.rope = rope ? new RopeCache(rope, h, contextLength) : null;
+    this.rope = rope ? RopeCache.shared(rope, h, contextLength) : null;
   }
 
   override newState(B: number, dtype: DType): AttentionState {

@@ -17,8 +17,24 @@ import { ChimeraError } from "../errors.js";
 import type { RopeParams } from "../config/components/rope.js";
 import { normalInit, type Init } from "./init.js";
 
-/** RoPE cos/sin tables for one layer configuration, rebuilt (doubling) when positions outgrow them. */
+/**
+ * RoPE cos/sin tables for one (theta, rotary dims, scaling), rebuilt (doubling) when positions
+ * outgrow them. `RopeCache.shared` returns one instance per configuration, so the attention layers
+ * of a model share their tables.
+ */
 export class RopeCache {
+  private static readonly instances = new Map<string, RopeCache>();
+
+  static shared(params: RopeParams, headDim: number, initialPositions: number): RopeCache {
+    const key = JSON.stringify([params.theta, params.fraction, params.scaling, headDim]);
+    let c = RopeCache.instances.get(key);
+    if (!c) {
+      c = new RopeCache(params, headDim, initialPositions);
+      RopeCache.instances.set(key, c);
+    }
+    return c;
+  }
+
   private tables: RopeTables | null = null;
   readonly rotaryDim: number;
 

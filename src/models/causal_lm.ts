@@ -18,8 +18,7 @@
 import { Module } from "../nn/module.js";
 import { add, affine } from "../ops/elementwise.js";
 import { linear } from "../ops/matmul.js";
-import { argmax } from "../ops/reduce.js";
-import { mean } from "../ops/reduce.js";
+import { argmax, mean } from "../ops/reduce.js";
 import { crossEntropy, softmax } from "../ops/softmax.js";
 import { stack } from "../ops/shape.js";
 import { reshape, slice } from "../ops/view.js";

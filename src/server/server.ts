@@ -230,6 +230,10 @@ export class ChimeraServer {
     } finally {
       res.off("close", onClose);
     }
+    this.o.log?.(
+      `${id} prompt=${result.promptTokens} completion=${result.completionTokens} finish=${result.choices.map((c) => c.finishReason).join(",")}` +
+        ` ${result.timing.tokensPerSec.toFixed(1)} tok/s${result.speculative ? ` acceptance=${result.speculative.acceptanceRate.toFixed(2)}` : ""}`,
+    );
     if (abort.signal.aborted || res.destroyed) return; // client gone
     const usage = { prompt_tokens: result.promptTokens, completion_tokens: result.completionTokens, total_tokens: result.promptTokens + result.completionTokens };
     const chimera = {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { buildModel } from "../../src/models/causal_lm.js";
 import { noGrad } from "../../src/autograd/node.js";
 import { InferenceEngine } from "../../src/inference/engine.js";
-import { Scheduler, RequestError } from "../../src/inference/scheduler.js";
+import { Scheduler, RequestError, type GenerationResult } from "../../src/inference/scheduler.js";
 import { letterTokenizer, tinyHybrid, tokens } from "./tiny.js";
 
 const V = 24;
@@ -88,7 +88,7 @@ test("sampling matches the model's distribution on a tiny vocabulary (plain and 
     const c2 = new Array(V).fill(0);
     let drafted = 0;
     let accepted = 0;
-    const jobs = [];
+    const jobs: Promise<GenerationResult>[] = [];
     for (let i = 0; i < N / 10; i++)
       jobs.push(sched.submit(prompt, { n: 10, maxTokens: 3, sampling: { temperature: 1, seed: 1000 + 10 * i }, ignoreEos: true, speculative }).result);
     for (const r of await Promise.all(jobs)) {
@@ -182,8 +182,8 @@ test("n choices share the prompt's blocks (fork) and each equals its own single 
 test("continuous batching with a small pool: requests wait (never fail), batch together, and all finish", async () => {
   // 12 blocks of 4 tokens = 48 token slots for 10 requests of up to 6 + 14 tokens
   const { sched, engine } = setup({ numBlocks: 12, blockSize: 4, maxBatch: 6, deltanet: true });
-  const jobs = [];
-  const single = [];
+  const jobs: Promise<GenerationResult>[] = [];
+  const single: number[][] = [];
   for (let i = 0; i < 10; i++) {
     const prompt = tokens(2 + (i % 5), V - 1, 20 + i);
     jobs.push(sched.submit(prompt, { maxTokens: 6 + i, sampling: { temperature: 0 }, ignoreEos: true, speculative: i % 2 === 0 }).result);

@@ -1,48 +1,60 @@
 /**
- * Loads the C++ addon (build/Release/chimera_native.node) and lays its kernels over the
- * reference table. Returns null (and records why) when the addon is missing or fails to load,
- * so the engine falls back to the reference backend.
+ * The native backend: loads the C++ addon (see addon.ts) and lays its float32 kernels over the
+ * reference table (kernels.ts). When the addon is missing, disabled (CHIMERA_NO_NATIVE=1) or
+ * fails to load, `loadNativeKernels` returns null and records why, and the engine runs on the
+ * reference backend.
+ *
+ * Also the addon's controls: thread count (one shared pool, CHIMERA_THREADS at start-up), which
+ * gemm is active (OpenBLAS loaded at run time, or the built-in kernel; CHIMERA_BLAS=builtin
+ * forces the latter), and the instruction set of the kernel table.
  */
-import { createRequire } from "node:module";
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Kernels } from "../kernels.js";
+import { addonLoadError, loadAddon, type NativeAddon, type NativeInfo } from "./addon.js";
+import { makeNativeKernels, nativeKernelNames } from "./kernels.js";
 
-let loadError = "not attempted";
-
-function findAddon(): string | null {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const p = join(dir, "build", "Release", "chimera_native.node");
-    if (existsSync(p)) return p;
-    dir = dirname(dir);
-  }
-  return null;
-}
+export type { NativeAddon, NativeInfo };
 
 export function nativeLoadError(): string {
-  return loadError;
+  return addonLoadError();
 }
 
 export function loadNativeKernels(reference: Kernels): Kernels | null {
-  if (process.env.CHIMERA_NO_NATIVE === "1") {
-    loadError = "disabled by CHIMERA_NO_NATIVE=1";
-    return null;
-  }
-  const path = findAddon();
-  if (!path) {
-    loadError = "build/Release/chimera_native.node not found (run `npm run build`)";
-    return null;
-  }
-  try {
-    const require = createRequire(import.meta.url);
-    const addon = require(path) as Record<string, unknown>;
-    const wrap = (addon as { makeKernels?: (ref: Kernels) => Partial<Kernels> }).makeKernels;
-    const overrides: Partial<Kernels> = wrap ? wrap(reference) : {};
-    return { ...reference, ...overrides, name: "native" };
-  } catch (e) {
-    loadError = e instanceof Error ? e.message : String(e);
-    return null;
-  }
+  const addon = loadAddon();
+  return addon ? makeNativeKernels(addon, reference) : null;
+}
+
+/** The raw addon (benchmarks, tests), or null when it is not loaded. */
+export function nativeAddon(): NativeAddon | null {
+  return loadAddon();
+}
+
+/** Sets the size of the addon's thread pool (and OpenBLAS's thread count). No-op without the addon. */
+export function setThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`setThreads: need a positive integer, got ${n}`);
+  loadAddon()?.setThreads(n);
+}
+
+/** Threads native kernels use (1 when the addon is not loaded: the reference is single-threaded). */
+export function getThreads(): number {
+  return loadAddon()?.getThreads() ?? 1;
+}
+
+export interface BlasInfo extends Partial<NativeInfo> {
+  /** Which matrix multiply runs float32 gemm: OpenBLAS, the addon's built-in kernel, or none (no addon). */
+  active: "openblas" | "builtin" | "none";
+  /** Kernels implemented natively (empty without the addon). */
+  nativeKernels: string[];
+}
+
+/** Which gemm is active and how the addon is configured. */
+export function blasInfo(reference?: Kernels): BlasInfo {
+  const addon = loadAddon();
+  if (!addon) return { active: "none", nativeKernels: [] };
+  const info = addon.info();
+  return { ...info, active: info.blas, nativeKernels: reference ? nativeKernelNames(addon, reference) : [] };
+}
+
+/** Chooses the gemm ("openblas" needs the library present); returns false when unavailable. */
+export function setBlas(name: "openblas" | "builtin"): boolean {
+  return loadAddon()?.setBlas(name) ?? false;
 }
