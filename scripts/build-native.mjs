@@ -32,7 +32,9 @@ function nodeGyp() {
   return ["npx", ["--no-install", "node-gyp"]];
 }
 
-const args = ["rebuild", "--release"];
+// configure + build (not rebuild): incremental, and build/Release/chimera_native.node stays in
+// place (usable by running processes and tests) until the final link replaces it.
+const args = ["configure", "build", "--release"];
 // Headers: prefer a local Node install (nodedir) so the build never goes to the network.
 const nodedir = process.env.npm_config_nodedir || (existsSync("/usr/include/node/node_api.h") ? "/usr" : "");
 if (nodedir) args.push(`--nodedir=${nodedir}`);

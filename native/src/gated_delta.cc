@@ -34,6 +34,35 @@ typedef float v8 __attribute__((vector_size(32), aligned(4)));  // aligned(4): u
 constexpr int TI = 4;
 constexpr int TJ = 16;
 inline v8 splat(float x) { return v8{x, x, x, x, x, x, x, x}; }
+typedef int v8i __attribute__((vector_size(32), aligned(4)));
+
+// e^x for x ≤ 0, 8 lanes (x clamped to ≥ −87; below that e^x < 2e-38 and is flushed to 0).
+// Cody–Waite reduction x = n·ln2 + r, |r| ≤ ln2/2, degree-7 Taylor polynomial (rel. error < 1e-8
+// before rounding), scaling by 2^n through the exponent bits.
+inline v8 vexpNeg(v8 x) {
+  const v8 lo = splat(-87.f);
+  const v8i tiny = x < lo;
+  x = x < lo ? lo : x;
+  x = x > splat(0.f) ? splat(0.f) : x;
+  const v8 t = x * splat(1.44269504088896341f) - splat(0.5f);
+  const v8i n = __builtin_convertvector(t, v8i);  // t < 0: truncation = round(x·log2 e)
+  const v8 nf = __builtin_convertvector(n, v8);
+  v8 r = x - nf * splat(0.693359375f);
+  r = r - nf * splat(-2.12194440e-4f);
+  v8 p = splat(1.f / 5040.f);
+  p = p * r + splat(1.f / 720.f);
+  p = p * r + splat(1.f / 120.f);
+  p = p * r + splat(1.f / 24.f);
+  p = p * r + splat(1.f / 6.f);
+  p = p * r + splat(0.5f);
+  p = p * r + splat(1.f);
+  p = p * r + splat(1.f);
+  const v8i bits = (n + 127) << 23;
+  v8 scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  v8 y = p * scale;
+  return tiny ? splat(0.f) : y;
+}
 
 void mm(int m, int n, int k, const float* A, int sai, int sap, const float* B, int ldb, float* C, int ldc,
         float alpha, bool acc, PRange pr, bool nLower = false) {
@@ -106,14 +135,37 @@ void transpose(const float* in, int ldi, float* out, int ldo, int rows, int cols
     for (int c = 0; c < cols; c++) out[c * ldo + r] = in[r * ldi + c];
 }
 
+// Σ a[i]·b[i] with 8-lane partial sums (float), and a double-accumulated variant for long sums.
 float dot(const float* a, const float* b, int n) {
+  v8 acc = splat(0.f);
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    v8 x, y;
+    std::memcpy(&x, a + i, sizeof x);
+    std::memcpy(&y, b + i, sizeof y);
+    acc += x * y;
+  }
   float s = 0.f;
-  for (int i = 0; i < n; i++) s += a[i] * b[i];
+  for (; i < n; i++) s += a[i] * b[i];
+  for (int l = 0; l < 8; l++) s += acc[l];
+  return s;
+}
+float sum(const float* a, int n) {
+  v8 acc = splat(0.f);
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    v8 x;
+    std::memcpy(&x, a + i, sizeof x);
+    acc += x;
+  }
+  float s = 0.f;
+  for (; i < n; i++) s += a[i];
+  for (int l = 0; l < 8; l++) s += acc[l];
   return s;
 }
 double dotd(const float* a, const float* b, size_t n) {
   double s = 0;
-  for (size_t i = 0; i < n; i++) s += double(a[i]) * b[i];
+  for (size_t i0 = 0; i0 < n; i0 += 256) s += dot(a + i0, b + i0, static_cast<int>(std::min<size_t>(256, n - i0)));
   return s;
 }
 
@@ -128,15 +180,16 @@ struct Chunk {
   int C, Dk, Dv;
   std::vector<float> mem;
   std::vector<double> gam;  // γ, chunk-local cumulative log-decay
-  float *q, *k, *v, *kt, *b, *eg, *Gam, *KK, *A, *Tm, *P, *U, *W, *Vb, *Kb, *Vp;
+  float *q, *k, *v, *kt, *b, *eg, *Gam, *KK, *A, *Tm, *P, *U, *W, *Vb, *Kb, *Vp, *dif;
   Chunk(int C_, int Dk_, int Dv_) : C(C_), Dk(Dk_), Dv(Dv_), gam(C_) {
     const size_t cc = size_t(C) * C, ck = size_t(C) * Dk, cv = size_t(C) * Dv;
-    mem.assign(5 * cc + 5 * ck + 4 * cv + 2 * size_t(C), 0.f);
+    mem.assign(5 * cc + 5 * ck + 4 * cv + 3 * size_t(C) + 16, 0.f);
     float* p = mem.data();
     auto take = [&](size_t n) { float* r = p; p += n; return r; };
     q = take(ck); k = take(ck); v = take(cv); kt = take(ck); b = take(C); eg = take(C);
     Gam = take(cc); KK = take(cc); A = take(cc); Tm = take(cc); P = take(cc);
     U = take(cv); W = take(ck); Vb = take(cv); Kb = take(ck); Vp = take(cv);
+    dif = take(size_t(C) + 8);  // + 8: the last 8-lane exp may read past row end
   }
 
   // Gathers rows t0..t0+L−1 of (bi, h); computes γ, Γ, A, Tm, P, U, W (reference: Chunk.load).
@@ -166,12 +219,22 @@ struct Chunk {
       float* ar = A + r * C;
       float* pr = P + r * C;
       const float br = b[r];
-      for (int s = 0; s <= r; s++) {
-        const float e = static_cast<float>(std::exp(gam[r] - gam[s]));  // r ≥ s: exponent ≤ 0
-        gr[s] = e;
-        pr[s] *= e;
-        ar[s] = s < r ? br * KK[r * C + s] * e : 0.f;
+      // Γ[r, s] = e^{γ_r − γ_s} for s ≤ r: the difference is taken in double, then exponentiated
+      // 8 lanes at a time (r ≥ s: exponent ≤ 0; lanes past r are computed and discarded)
+      const double gr0 = gam[r];
+      for (int s = 0; s <= r; s++) dif[s] = static_cast<float>(gr0 - gam[s]);
+      for (int s = 0; s <= r; s += 8) {
+        v8 x;
+        std::memcpy(&x, dif + s, sizeof x);
+        x = vexpNeg(x);
+        std::memcpy(gr + s, &x, sizeof(float) * std::min(8, r + 1 - s));
       }
+      for (int s = 0; s <= r; s++) {
+        const float e = gr[s];
+        pr[s] *= e;
+        ar[s] = br * KK[r * C + s] * e;
+      }
+      ar[r] = 0.f;
       for (int s = r + 1; s < L; s++) gr[s] = ar[s] = pr[s] = 0.f;
     }
     // Tm = (I + A)⁻¹ by forward substitution: Tm[r, :] = e_r − Σ_{s<r} A[r, s]·Tm[s, :]
@@ -295,7 +358,7 @@ void backwardChunked(const Dims& d, const float* Q, const float* K, const float*
     Chunk ch(C, Dk, Dv);
     const size_t ck = size_t(C) * Dk, cv = size_t(C) * Dv, cc = size_t(C) * C;
     const size_t ct = std::max(ck, cv);
-    std::vector<float> mem(4 * n + 8 * ck + 4 * cv + 2 * ct + 3 * cc + size_t(C));
+    std::vector<float> mem(4 * n + 8 * ck + 4 * cv + 2 * ct + 3 * cc + 4 * size_t(C));
     float* p = mem.data();
     auto take = [&](size_t k) { float* r = p; p += k; return r; };
     float *dS = take(n), *dS0 = take(n), *S0T = take(n), *dST = take(n);
@@ -304,7 +367,7 @@ void backwardChunked(const Dims& d, const float* Q, const float* K, const float*
     float *dO = take(cv), *dV = take(cv), *dVp = take(cv), *dVb = take(cv);
     float *UT = take(ct), *WT = take(ct);  // transposes [Dv or Dk, C]
     float *dP = take(cc), *dA = take(cc), *N = take(cc);
-    float *dB = take(C);
+    float *dB = take(C), *rowE = take(C), *colE = take(C), *rowB = take(C);
     std::vector<double> dGam(C);
     if (GFin) std::memcpy(dS, GFin + task * n, sizeof(float) * n);
     else std::fill(dS, dS + n, 0.f);
@@ -351,17 +414,22 @@ void backwardChunked(const Dims& d, const float* Q, const float* K, const float*
       transpose(ch.Vp, Dv, UT, C, L, Dv);                                  // V'ᵀ [Dv, C] (in UT)
       mm(L, L, Dv, dO, Dv, 1, UT, C, dP, C, 1.f, false, kFull, true);      // dP = dO V'ᵀ (lower tiles)
       mm(L, Dv, L, ch.P, 1, C, dO, Dv, dVp, Dv, 1.f, true, kUpper);        // dV' += Pᵀ dO
-      // G = dP ⊙ Γ (reuse dP), E = dP ⊙ P → dγ
+      // G = dP ⊙ Γ (reuse dP), E = dP ⊙ P → dγ_r += Σ_s E_rs, dγ_s −= Σ_r E_rs
+      std::fill(colE, colE + L, 0.f);
       for (int r = 0; r < L; r++) {
         float* dpr = dP + r * C;
+        const float* prr = ch.P + r * C;
+        const float* grr = ch.Gam + r * C;
         for (int s = 0; s <= r; s++) {
-          const float E = dpr[s] * ch.P[r * C + s];
-          dGam[r] += E;
-          dGam[s] -= E;
-          dpr[s] *= ch.Gam[r * C + s];
+          const float E = dpr[s] * prr[s];
+          rowE[s] = E;
+          colE[s] += E;
+          dpr[s] *= grr[s];
         }
         for (int s = r + 1; s < L; s++) dpr[s] = 0.f;
+        dGam[r] += sum(rowE, r + 1);
       }
+      for (int s = 0; s < L; s++) dGam[s] -= colE[s];
       mm(L, Dk, L, dP, C, 1, ch.k, Dk, dQ, Dk, 1.f, true, kLower);         // dQ += G K
       mm(L, Dk, L, dP, 1, C, ch.q, Dk, dK, Dk, 1.f, true, kUpper);         // dK += Gᵀ Q
 
@@ -388,21 +456,24 @@ void backwardChunked(const Dims& d, const float* Q, const float* K, const float*
       mm(L, L, Dk, dKb, Dk, 1, WT, C, dA, C, -1.f, true, kFull, true);
 
       // ---- A_rs = β_r (k_r·k_s) Γ_rs: dβ, N = dA ⊙ β Γ, dK += N K + Nᵀ K, dγ ----
+      std::fill(colE, colE + L, 0.f);
       for (int r = 0; r < L; r++) {
         const float br = ch.b[r];
         float* nr = N + r * C;
-        float db = 0.f;
+        const float *dar = dA + r * C, *gmr = ch.Gam + r * C, *kkr = ch.KK + r * C, *arr = ch.A + r * C;
         for (int s = 0; s < r; s++) {
-          const float da = dA[r * C + s], gm = ch.Gam[r * C + s];
-          db += da * ch.KK[r * C + s] * gm;
+          const float da = dar[s], gm = gmr[s];
+          rowB[s] = da * kkr[s] * gm;
           nr[s] = da * br * gm;
-          const float F = da * ch.A[r * C + s];
-          dGam[r] += F;
-          dGam[s] -= F;
+          const float F = da * arr[s];
+          rowE[s] = F;
+          colE[s] += F;
         }
         for (int s = r; s < L; s++) nr[s] = 0.f;
-        dB[r] += db;
+        dB[r] += sum(rowB, r);
+        dGam[r] += sum(rowE, r);
       }
+      for (int s = 0; s < L; s++) dGam[s] -= colE[s];
       mm(L, Dk, L, N, C, 1, ch.k, Dk, dK, Dk, 1.f, true, kLower);
       mm(L, Dk, L, N, 1, C, ch.k, Dk, dK, Dk, 1.f, true, kUpper);
 

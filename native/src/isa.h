@@ -29,6 +29,11 @@ struct GemmArgs {
   size_t ldc;
 };
 
+/** AdamW step constants, derived in double from the call's arguments and rounded once. */
+struct AdamCoefs {
+  float lr, beta1, beta2, c1, c2, eps, wd, invBc1, invBc2;
+};
+
 struct IsaTable {
   const char* name;
   int width;
@@ -67,7 +72,7 @@ struct IsaTable {
   void (*layerNormRow)(const float* x, const float* w, const float* b, float* y, size_t cols, float eps, float* mean, float* rstd);
   void (*layerNormBackwardRow)(const float* x, const float* w, float mean, float rstd, const float* gy, float* gx, float* gwAcc, float* gbAcc, size_t cols);
   // ---- optimiser ----
-  void (*adamw)(float* p, const float* g, float* m, float* v, size_t n, float lr, float beta1, float beta2, float eps, float wd, float bc1, float bc2);
+  void (*adamw)(float* p, const float* g, float* m, float* v, size_t n, const AdamCoefs& k);
   // ---- random: Philox4x32-10 u32 stream for blocks [ctr, ctr + nblocks) into out[4·nblocks] ----
   void (*philoxBlocks)(uint64_t ctr, size_t nblocks, uint32_t k0, uint32_t k1, uint32_t* out);
   // ---- matrix multiply (built-in kernel; `threaded` lets it use the pool) ----

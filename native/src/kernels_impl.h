@@ -156,12 +156,12 @@ static void k_binaryRow(int op, const float* a, int sa, const float* b, int sb, 
 
 static void k_affine(const float* x, float* y, size_t n, float alpha, float s) {
   const VF av = vset1(alpha), sv = vset1(s);
-  map1(x, y, n, [&](VF v) { return v * av + sv; });
+  map1(x, y, n, [&](VF v) { return vfma(v, av, sv); });
 }
 
 static void k_axpy(size_t n, float alpha, const float* x, float* y) {
   const VF av = vset1(alpha);
-  map2(x, y, y, n, [&](VF xv, VF yv) { return yv + av * xv; });
+  map2(x, y, y, n, [&](VF xv, VF yv) { return vfma(av, xv, yv); });
 }
 
 static void k_where(const float* c, const float* a, const float* b, float* out, size_t n) {
@@ -442,12 +442,12 @@ static void k_layerNormBackwardRow(const float* x, const float* w, float mean, f
 
 // ---- AdamW -----------------------------------------------------------------------------------
 
-static void k_adamw(float* p, const float* g, float* m, float* v, size_t n, float lr, float beta1, float beta2, float eps, float wd, float bc1, float bc2) {
-  const VF b1 = vset1(beta1), b2 = vset1(beta2), c1 = vset1(1.0f - beta1), c2 = vset1(1.0f - beta2);
-  const VF ib1 = vset1(1.0f / bc1), ib2 = vset1(1.0f / bc2), ev = vset1(eps), lrv = vset1(lr), wdv = vset1(wd);
+static void k_adamw(float* p, const float* g, float* m, float* v, size_t n, const AdamCoefs& k) {
+  const VF b1 = vset1(k.beta1), b2 = vset1(k.beta2), c1 = vset1(k.c1), c2 = vset1(k.c2);
+  const VF ib1 = vset1(k.invBc1), ib2 = vset1(k.invBc2), ev = vset1(k.eps), lrv = vset1(k.lr), wdv = vset1(k.wd);
   auto step = [&](VF pv, VF gv, VF mv, VF vv, VF& mo, VF& vo) {
     mo = vfma(b1, mv, c1 * gv);
-    vo = vfma(b2, vv, c2 * gv * gv);
+    vo = vfma(b2, vv, (c2 * gv) * gv);
     const VF upd = vfma(wdv, pv, (mo * ib1) / (vsqrt(vo * ib2) + ev));
     return vfnma(lrv, upd, pv);
   };

@@ -133,10 +133,18 @@ napi_value adamwEntry(Args& a) {
   const float* g = a.f32(1, n);
   float* m = a.f32(2, n);
   float* v = a.f32(3, n);
-  const float lr = static_cast<float>(a.num(5)), b1 = static_cast<float>(a.num(6)), b2 = static_cast<float>(a.num(7));
-  const float eps = static_cast<float>(a.num(8)), wd = static_cast<float>(a.num(9));
-  const float bc1 = static_cast<float>(a.num(10)), bc2 = static_cast<float>(a.num(11));
-  parallelRanges(n, 16384, n * 4, [&](size_t b, size_t e, int) { isa().adamw(p + b, g + b, m + b, v + b, e - b, lr, b1, b2, eps, wd, bc1, bc2); });
+  const double b1 = a.num(6), b2 = a.num(7);
+  AdamCoefs k;
+  k.lr = static_cast<float>(a.num(5));
+  k.beta1 = static_cast<float>(b1);
+  k.beta2 = static_cast<float>(b2);
+  k.c1 = static_cast<float>(1.0 - b1);
+  k.c2 = static_cast<float>(1.0 - b2);
+  k.eps = static_cast<float>(a.num(8));
+  k.wd = static_cast<float>(a.num(9));
+  k.invBc1 = static_cast<float>(1.0 / a.num(10));
+  k.invBc2 = static_cast<float>(1.0 / a.num(11));
+  parallelRanges(n, 16384, n * 4, [&](size_t b, size_t e, int) { isa().adamw(p + b, g + b, m + b, v + b, e - b, k); });
   return nullptr;
 }
 

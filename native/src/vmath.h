@@ -78,7 +78,8 @@ static inline VF vsigmoid(VF x) { return vset1(1.0f) / (vset1(1.0f) + vexp(-x));
 
 /** 1 + erf(x/√2), without cancellation for negative x. */
 static inline VF vonePlusErfHalf(VF x) {
-  const VF z = vabs(x) * vset1(0.70710678118654752f);
+  // clamp |z| (erfc underflows long before); min(c, z) keeps a NaN z
+  const VF z = vmin(vset1(1e4f), vabs(x) * vset1(0.70710678118654752f));
   const VF t = vrcpNR(vfma(z, vset1(0.5f), vset1(1.0f)));
   VF p = vset1(0.17087277f);
   p = vfma(p, t, vset1(-0.82215223f));

@@ -12,6 +12,8 @@ import type { Kernels } from "../kernels.js";
 import { addonLoadError, loadAddon, type NativeAddon, type NativeInfo } from "./addon.js";
 import { makeNativeKernels, nativeKernelNames } from "./kernels.js";
 
+export { setNativeSmallThreshold } from "./kernels.js";
+
 export type { NativeAddon, NativeInfo };
 
 export function nativeLoadError(): string {

@@ -1,0 +1,221 @@
+/**
+ * `npm run bench:ops [-- --json] [-- --quick] [-- --torch]`: engine micro-benchmarks.
+ *
+ *  - machine peak: GFLOP/s of an FMA-throughput loop in the addon (1 and 2 threads);
+ *  - matmul GFLOP/s for 512³, 1024³, 2048³, 256×768×3072 (m×k×n: 256 tokens through a 768→3072
+ *    projection) and 1×4096×4096 (one token, GEMV), with 1 and 2 threads, for OpenBLAS and the
+ *    built-in kernel, each as % of the measured peak for that thread count;
+ *  - per-op dispatch overhead: `ops.add` on 1-element tensors (native and reference backends),
+ *    the kernel-table call, and the raw addon call;
+ *  - element throughput of softmax, GELU and RMSNorm (and attention GFLOP/s), 1 and 2 threads;
+ *  - `--torch`: runs bench/torch_ops.py (PyTorch CPU, /usr/bin/python3) right after, on the
+ *    same shapes and thread counts, and reports our throughput / torch's.
+ *
+ * Timings are the best of several batches (robust to other load on the machine).
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { cpus } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Tensor } from "../src/tensor/tensor.js";
+import * as ops from "../src/ops/index.js";
+import { blasInfo, getThreads, kernelsFor, nativeAddon, referenceKernels, setBlas, setThreads, withBackend, type Kernels } from "../src/backend/index.js";
+
+const args = new Set(process.argv.slice(2));
+const JSON_OUT = args.has("--json");
+const QUICK = args.has("--quick");
+const TORCH = args.has("--torch");
+const log = (s: string): void => {
+  if (!JSON_OUT) console.log(s);
+};
+
+/** Best seconds per call of fn over `batches` batches of at least `minSec` each. */
+function time(fn: () => void, minSec = QUICK ? 0.05 : 0.25, batches = QUICK ? 2 : 5): number {
+  fn();
+  let best = Infinity;
+  for (let b = 0; b < batches; b++) {
+    let reps = 0;
+    const t0 = process.hrtime.bigint();
+    let dt = 0;
+    do {
+      fn();
+      reps++;
+      dt = Number(process.hrtime.bigint() - t0) / 1e9;
+    } while (dt < minSec);
+    best = Math.min(best, dt / reps);
+  }
+  return best;
+}
+
+function randArr(n: number, seed: number): Float32Array {
+  const a = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = s / 4294967296 - 0.5;
+  }
+  return a;
+}
+
+const addon = nativeAddon();
+const info = blasInfo();
+const THREADS = [1, 2];
+const result: Record<string, unknown> = {
+  machine: { cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, node: process.version, isa: info.isa ?? "none", openblas: info.openblas ?? "n/a" },
+};
+
+// ---- peak ----------------------------------------------------------------------------------------
+const peak: Record<number, number> = {};
+if (addon) {
+  for (const t of THREADS) peak[t] = Math.max(addon.fmaPeak(t, QUICK ? 0.1 : 0.3), addon.fmaPeak(t, QUICK ? 0.1 : 0.3));
+  result.peakGflops = peak;
+  log(`machine: ${String((result.machine as { cpu: string }).cpu)}, ${cpus().length} cores, kernels ${info.isa}`);
+  log(`peak (FMA loop): ${THREADS.map((t) => `${t} thread${t > 1 ? "s" : ""} ${peak[t]!.toFixed(1)} GFLOP/s`).join(", ")}`);
+} else {
+  log(`native addon not loaded: only reference timings`);
+}
+
+// ---- matmul --------------------------------------------------------------------------------------
+interface MatmulRow {
+  shape: string;
+  blas: string;
+  threads: number;
+  gflops: number;
+  pctPeak: number;
+}
+const matmul: MatmulRow[] = [];
+const SHAPES: [number, number, number][] = QUICK ? [[512, 512, 512], [256, 768, 3072], [1, 4096, 4096]] : [[512, 512, 512], [1024, 1024, 1024], [2048, 2048, 2048], [256, 768, 3072], [1, 4096, 4096]];
+if (addon) {
+  const N = withBackend("native", () => kernelsFor("float32"));
+  const blases = info.openblasAvailable ? ["openblas", "builtin"] : ["builtin"];
+  log(`\nmatmul C[m,n] = A[m,k]·B[k,n] (GFLOP/s, % of peak for the thread count)`);
+  log(`${"m×k×n".padEnd(16)}${blases.flatMap((b) => THREADS.map((t) => `${b} ${t}t`.padStart(20))).join("")}`);
+  for (const [m, k, n] of SHAPES) {
+    const A = randArr(m * k, 1), B = randArr(k * n, 2), C = new Float32Array(m * n);
+    const cells: string[] = [];
+    for (const blas of blases) {
+      setBlas(blas as "openblas" | "builtin");
+      for (const t of THREADS) {
+        setThreads(t);
+        const s = time(() => N.gemm(false, false, m, n, k, 1, A, 0, k, B, 0, n, 0, C, 0, n), QUICK ? 0.1 : 0.4, QUICK ? 2 : 4);
+        const gflops = (2 * m * n * k) / s / 1e9;
+        const pct = (100 * gflops) / peak[t]!;
+        matmul.push({ shape: `${m}x${k}x${n}`, blas, threads: t, gflops, pctPeak: pct });
+        cells.push(`${gflops.toFixed(1)} (${pct.toFixed(0)}%)`.padStart(20));
+      }
+    }
+    log(`${`${m}×${k}×${n}`.padEnd(16)}${cells.join("")}`);
+  }
+  setBlas(info.openblasAvailable ? "openblas" : "builtin");
+  result.matmul = matmul;
+}
+
+// ---- dispatch overhead -----------------------------------------------------------------------------
+const dispatch: Record<string, number> = {};
+{
+  const calls = QUICK ? 20_000 : 200_000;
+  const perCall = (fn: () => void): number => {
+    for (let i = 0; i < 2000; i++) fn();
+    let best = Infinity;
+    for (let b = 0; b < 5; b++) {
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < calls; i++) fn();
+      best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e3 / calls);
+    }
+    return best;
+  };
+  const a = new Tensor(Float32Array.of(1.5), [1]), b = new Tensor(Float32Array.of(2.5), [1]);
+  const one = Float32Array.of(1), two = Float32Array.of(2), out = new Float32Array(1);
+  for (const backend of addon ? (["native", "reference"] as const) : (["reference"] as const)) {
+    withBackend(backend, () => {
+      dispatch[`ops.add 1-elem (${backend})`] = perCall(() => ops.add(a, b));
+      const K: Kernels = kernelsFor("float32");
+      dispatch[`kernel table binary add (${backend})`] = perCall(() => K.binary("add", one, [1], two, [1], out, [1]));
+      dispatch[`kernel table unary exp (${backend})`] = perCall(() => K.unary("exp", one, out, 1));
+    });
+  }
+  if (addon) {
+    const f = addon.binarySame.bind(addon);
+    dispatch["raw addon binarySame"] = perCall(() => f(0, one, two, out, 1));
+  }
+  log(`\ndispatch overhead (µs per call)`);
+  for (const [k, v] of Object.entries(dispatch)) log(`  ${k.padEnd(40)} ${v.toFixed(3)}`);
+  result.dispatchMicros = dispatch;
+}
+
+// ---- element kernels ---------------------------------------------------------------------------------
+interface ElemRow {
+  op: string;
+  shape: string;
+  threads: number;
+  backend: string;
+  elemsPerSec: number;
+  gflops?: number;
+}
+const elem: ElemRow[] = [];
+{
+  const R = QUICK ? 1024 : 4096, C = 4096, n = R * C;
+  const x = randArr(n, 3), y = new Float32Array(n), w = randArr(C, 4), rstd = new Float32Array(R);
+  const backends: ("native" | "reference")[] = addon ? ["native"] : ["reference"];
+  log(`\nelement kernels on [${R}, ${C}] float32 (elements/s)`);
+  for (const backend of backends) {
+    const K: Kernels = backend === "native" ? withBackend("native", () => kernelsFor("float32")) : referenceKernels;
+    for (const t of backend === "native" ? THREADS : [1]) {
+      if (addon) setThreads(t);
+      const rows: [string, () => void][] = [
+        ["softmax", () => K.softmax(x, y, R, C)],
+        ["gelu", () => K.unary("gelu", x, y, n)],
+        ["rmsnorm", () => K.rmsNorm(x, w, y, rstd, R, C, 1e-6, 0)],
+      ];
+      for (const [op, fn] of rows) {
+        const s = time(fn);
+        elem.push({ op, shape: `${R}x${C}`, threads: t, backend, elemsPerSec: n / s });
+        log(`  ${op.padEnd(10)} ${backend} ${t}t  ${(n / s / 1e9).toFixed(2)} G elem/s   (${(s * 1e3).toFixed(2)} ms)`);
+      }
+    }
+  }
+  // attention: B=1, T=1024, H=8, D=64, causal (kernel table's attention: native if present)
+  const B = 1, T = QUICK ? 256 : 1024, H = 8, D = 64;
+  const q = randArr(B * T * H * D, 5), kk = randArr(B * T * H * D, 6), v = randArr(B * T * H * D, 7);
+  const o = new Float32Array(B * T * H * D), lse = new Float32Array(B * H * T);
+  const K: Kernels = addon ? withBackend("native", () => kernelsFor("float32")) : referenceKernels;
+  const nativeAttn = addon ? typeof (addon as Record<string, unknown>).attention === "function" : false;
+  for (const t of addon ? THREADS : [1]) {
+    if (addon) setThreads(t);
+    const s = time(() => K.attention(q, kk, v, null, o, lse, B, T, T, H, H, D, D, 1 / Math.sqrt(D), true, 0, 0), QUICK ? 0.05 : 0.3, QUICK ? 1 : 3);
+    const flops = 2 * 2 * B * H * D * ((T * (T + 1)) / 2); // QKᵀ and PV over the causal half
+    const backend = nativeAttn ? "native" : "reference";
+    elem.push({ op: "attention", shape: `B${B} T${T} H${H} D${D} causal`, threads: t, backend, elemsPerSec: (B * T * H * D) / s, gflops: flops / s / 1e9 });
+    log(`  ${"attention".padEnd(10)} ${backend} ${t}t  ${(flops / s / 1e9).toFixed(2)} GFLOP/s  (${(s * 1e3).toFixed(2)} ms, T=${T} H=${H} D=${D} causal)`);
+  }
+  result.elementwise = elem;
+}
+
+// ---- torch comparison ---------------------------------------------------------------------------------
+if (TORCH) {
+  const here = dirname(fileURLToPath(import.meta.url));
+  let script = join(here, "torch_ops.py");
+  if (!existsSync(script)) script = join(here, "..", "..", "bench", "torch_ops.py");
+  const py = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  const r = spawnSync(py, [script, "--rows", String(QUICK ? 1024 : 4096), "--cols", "4096"], { encoding: "utf8" });
+  if (r.status !== 0) {
+    log(`\ntorch comparison skipped: ${(r.stderr || r.error?.message || "").trim().split("\n").pop()}`);
+    result.torch = { error: (r.stderr || "").trim().split("\n").pop() };
+  } else {
+    const torch = JSON.parse(r.stdout) as { version: string; results: { op: string; threads: number; elemsPerSec: number }[] };
+    const ratios: { op: string; threads: number; ours: number; torch: number; ratio: number }[] = [];
+    log(`\nvs PyTorch ${torch.version} CPU (ours / torch, elements/s)`);
+    for (const tr of torch.results) {
+      const ours = elem.find((e) => e.op === tr.op && e.threads === tr.threads && e.backend === "native");
+      if (!ours) continue;
+      const ratio = ours.elemsPerSec / tr.elemsPerSec;
+      ratios.push({ op: tr.op, threads: tr.threads, ours: ours.elemsPerSec, torch: tr.elemsPerSec, ratio });
+      log(`  ${tr.op.padEnd(10)} ${tr.threads}t  ours ${(ours.elemsPerSec / 1e9).toFixed(2)}  torch ${(tr.elemsPerSec / 1e9).toFixed(2)} G elem/s  ratio ${ratio.toFixed(2)}`);
+    }
+    result.torch = { version: torch.version, ratios };
+  }
+}
+
+if (addon) setThreads(info.threads ?? getThreads());
+if (JSON_OUT) console.log(JSON.stringify(result, null, 2));

@@ -1,0 +1,14 @@
+import { buildModel } from "./src/models/causal_lm.js";
+import { InferenceEngine } from "./src/inference/engine.js";
+import { benchHybridConfig } from "./src/bench/decode.js";
+const model = buildModel(benchHybridConfig(), { seed: 0 });
+model.eval();
+const B = 8;
+const eng = new InferenceEngine(model, { maxSequences: B });
+const seqs = Array.from({ length: B }, () => eng.newSequence());
+seqs.forEach((s, b) => eng.forward([s], Int32Array.from([1, 2, 3, 4 + b]), 4));
+const ids = Int32Array.from({ length: B }, (_, i) => i + 5);
+eng.forward(seqs, ids, 1, { logitsFrom: 0 });
+const t0 = performance.now();
+for (let i = 0; i < 10; i++) eng.forward(seqs, ids, 1, { logitsFrom: 0 });
+console.log("B8 step ms", (performance.now() - t0) / 10);
