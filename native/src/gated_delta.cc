@@ -16,25 +16,120 @@
 #include <cstring>
 #include <vector>
 #include "common.h"
+#include "isa.h"
 #include "pool.h"
 
 namespace chimera {
 namespace {
 
-// ---- small row-major matrix multiply with a 4×16 register tile ---------------------------------
+// ---- small row-major matrix multiply with a 4-row register tile ---------------------------------
 // C[i, j] = (acc ? C[i, j] : 0) + alpha · Σ_p a(i, p) · B[p, j],  i < m, j < n, a(i, p) = A[i·sai + p·sap].
 // The p range per 4-row tile [i0, i1) is [0, k) (kFull), [0, min(k, i1)) (kLower: a(i, p) = 0
 // for p > i) or [i0, k) (kUpper: a(i, p) = 0 for p < i). Triangular operands must hold explicit
 // zeros in their other triangle; the modes only skip work. nLower computes only the column
 // tiles that meet j < i1 (entries above the diagonal inside those tiles are computed too).
-// Full tiles keep 8 accumulators of 8 lanes in registers (GCC vector extensions: AVX2+FMA code
-// under the addon's baseline flags, plain SSE/NEON code elsewhere); edges use scalar loops.
+// Full tiles (4 rows × 2 vectors) keep 8 vector accumulators in registers, written with GCC
+// vector extensions: 8 lanes (AVX2+FMA under the addon's baseline flags) or 16 lanes in a copy
+// compiled for AVX-512, used when the addon's ISA table is the AVX-512 one (so CHIMERA_ISA=avx2
+// applies here too). Edges use scalar loops.
 enum PRange { kFull, kLower, kUpper };
-typedef float v8 __attribute__((vector_size(32), aligned(4)));  // aligned(4): unaligned loads
+typedef float v8 __attribute__((vector_size(32)));
+typedef float v16 __attribute__((vector_size(64)));
 constexpr int TI = 4;
-constexpr int TJ = 16;
 inline v8 splat(float x) { return v8{x, x, x, x, x, x, x, x}; }
-typedef int v8i __attribute__((vector_size(32), aligned(4)));
+
+template <class V>
+__attribute__((always_inline)) inline void mmImpl(int m, int n, int k, const float* A, int sai, int sap, const float* B,
+                                                  int ldb, float* C, int ldc, float alpha, bool acc, PRange pr, bool nLower) {
+  constexpr int TJ = 2 * static_cast<int>(sizeof(V) / sizeof(float));
+  for (int i0 = 0; i0 < m; i0 += TI) {
+    const int ib = std::min(TI, m - i0);
+    int plo = 0, phi = k;
+    if (pr == kLower) phi = std::min(k, i0 + ib);
+    else if (pr == kUpper) plo = i0;
+    const int nEnd = nLower ? std::min(n, i0 + ib) : n;
+    for (int j0 = 0; j0 < nEnd; j0 += TJ) {
+      const int jb = std::min(TJ, nEnd - j0);
+      if (ib == TI && jb == TJ) {
+        const V z = {};
+        V c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+        const float* a0 = A + (i0 + 0) * sai;
+        const float* a1 = A + (i0 + 1) * sai;
+        const float* a2 = A + (i0 + 2) * sai;
+        const float* a3 = A + (i0 + 3) * sai;
+        // loads and stores go through memcpy (unaligned vmovups): a vector typedef's aligned(4)
+        // attribute does not survive being a template argument
+        for (int p = plo; p < phi; p++) {
+          const float* bp = B + static_cast<size_t>(p) * ldb + j0;
+          V b0, b1;
+          std::memcpy(&b0, bp, sizeof(V));
+          std::memcpy(&b1, bp + TJ / 2, sizeof(V));
+          float x = a0[p * sap];
+          c00 += x * b0;
+          c01 += x * b1;
+          x = a1[p * sap];
+          c10 += x * b0;
+          c11 += x * b1;
+          x = a2[p * sap];
+          c20 += x * b0;
+          c21 += x * b1;
+          x = a3[p * sap];
+          c30 += x * b0;
+          c31 += x * b1;
+        }
+        const V* acc4[TI][2] = {{&c00, &c01}, {&c10, &c11}, {&c20, &c21}, {&c30, &c31}};
+        for (int ii = 0; ii < TI; ii++) {
+          float* c = C + static_cast<size_t>(i0 + ii) * ldc + j0;
+          for (int h = 0; h < 2; h++) {
+            V cur = alpha * *acc4[ii][h];
+            if (acc) {
+              V old;
+              std::memcpy(&old, c + h * (TJ / 2), sizeof(V));
+              cur += old;
+            }
+            std::memcpy(c + h * (TJ / 2), &cur, sizeof(V));
+          }
+        }
+      } else {
+        float t[TI][TJ] = {};
+        for (int p = plo; p < phi; p++) {
+          const float* b = B + static_cast<size_t>(p) * ldb + j0;
+          for (int ii = 0; ii < ib; ii++) {
+            const float x = A[(i0 + ii) * sai + p * sap];
+            for (int jj = 0; jj < jb; jj++) t[ii][jj] += x * b[jj];
+          }
+        }
+        for (int ii = 0; ii < ib; ii++) {
+          float* c = C + static_cast<size_t>(i0 + ii) * ldc + j0;
+          if (acc)
+            for (int jj = 0; jj < jb; jj++) c[jj] += alpha * t[ii][jj];
+          else
+            for (int jj = 0; jj < jb; jj++) c[jj] = alpha * t[ii][jj];
+        }
+      }
+    }
+  }
+}
+
+void mm8(int m, int n, int k, const float* A, int sai, int sap, const float* B, int ldb, float* C, int ldc, float alpha,
+         bool acc, PRange pr, bool nLower) {
+  mmImpl<v8>(m, n, k, A, sai, sap, B, ldb, C, ldc, alpha, acc, pr, nLower);
+}
+__attribute__((target("avx512f,avx512vl,fma"))) void mm16(int m, int n, int k, const float* A, int sai, int sap,
+                                                          const float* B, int ldb, float* C, int ldc, float alpha,
+                                                          bool acc, PRange pr, bool nLower) {
+  mmImpl<v16>(m, n, k, A, sai, sap, B, ldb, C, ldc, alpha, acc, pr, nLower);
+}
+
+// Set at each kernel entry from the addon's (process-wide) ISA table.
+bool gWide = false;
+
+void mm(int m, int n, int k, const float* A, int sai, int sap, const float* B, int ldb, float* C, int ldc, float alpha,
+        bool acc, PRange pr, bool nLower = false) {
+  (gWide ? mm16 : mm8)(m, n, k, A, sai, sap, B, ldb, C, ldc, alpha, acc, pr, nLower);
+}
+
+typedef int v8i __attribute__((vector_size(32)));
 
 // e^x for x ≤ 0, 8 lanes (x clamped to ≥ −87; below that e^x < 2e-38 and is flushed to 0).
 // Cody–Waite reduction x = n·ln2 + r, |r| ≤ ln2/2, degree-7 Taylor polynomial (rel. error < 1e-8
@@ -62,71 +157,6 @@ inline v8 vexpNeg(v8 x) {
   std::memcpy(&scale, &bits, sizeof scale);
   v8 y = p * scale;
   return tiny ? splat(0.f) : y;
-}
-
-void mm(int m, int n, int k, const float* A, int sai, int sap, const float* B, int ldb, float* C, int ldc,
-        float alpha, bool acc, PRange pr, bool nLower = false) {
-  for (int i0 = 0; i0 < m; i0 += TI) {
-    const int ib = std::min(TI, m - i0);
-    int plo = 0, phi = k;
-    if (pr == kLower) phi = std::min(k, i0 + ib);
-    else if (pr == kUpper) plo = i0;
-    const int nEnd = nLower ? std::min(n, i0 + ib) : n;
-    for (int j0 = 0; j0 < nEnd; j0 += TJ) {
-      const int jb = std::min(TJ, nEnd - j0);
-      if (ib == TI && jb == TJ) {
-        v8 c00 = splat(0.f), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-        const float* a0 = A + (i0 + 0) * sai;
-        const float* a1 = A + (i0 + 1) * sai;
-        const float* a2 = A + (i0 + 2) * sai;
-        const float* a3 = A + (i0 + 3) * sai;
-        for (int p = plo; p < phi; p++) {
-          const v8* b = reinterpret_cast<const v8*>(B + static_cast<size_t>(p) * ldb + j0);
-          const v8 b0 = b[0], b1 = b[1];
-          v8 x = splat(a0[p * sap]);
-          c00 += x * b0;
-          c01 += x * b1;
-          x = splat(a1[p * sap]);
-          c10 += x * b0;
-          c11 += x * b1;
-          x = splat(a2[p * sap]);
-          c20 += x * b0;
-          c21 += x * b1;
-          x = splat(a3[p * sap]);
-          c30 += x * b0;
-          c31 += x * b1;
-        }
-        const v8 al = splat(alpha);
-        v8* r0 = reinterpret_cast<v8*>(C + static_cast<size_t>(i0) * ldc + j0);
-        v8* r1 = reinterpret_cast<v8*>(C + static_cast<size_t>(i0 + 1) * ldc + j0);
-        v8* r2 = reinterpret_cast<v8*>(C + static_cast<size_t>(i0 + 2) * ldc + j0);
-        v8* r3 = reinterpret_cast<v8*>(C + static_cast<size_t>(i0 + 3) * ldc + j0);
-        if (acc) {
-          r0[0] += al * c00; r0[1] += al * c01; r1[0] += al * c10; r1[1] += al * c11;
-          r2[0] += al * c20; r2[1] += al * c21; r3[0] += al * c30; r3[1] += al * c31;
-        } else {
-          r0[0] = al * c00; r0[1] = al * c01; r1[0] = al * c10; r1[1] = al * c11;
-          r2[0] = al * c20; r2[1] = al * c21; r3[0] = al * c30; r3[1] = al * c31;
-        }
-      } else {
-        float t[TI][TJ] = {};
-        for (int p = plo; p < phi; p++) {
-          const float* b = B + static_cast<size_t>(p) * ldb + j0;
-          for (int ii = 0; ii < ib; ii++) {
-            const float x = A[(i0 + ii) * sai + p * sap];
-            for (int jj = 0; jj < jb; jj++) t[ii][jj] += x * b[jj];
-          }
-        }
-        for (int ii = 0; ii < ib; ii++) {
-          float* c = C + static_cast<size_t>(i0 + ii) * ldc + j0;
-          if (acc)
-            for (int jj = 0; jj < jb; jj++) c[jj] += alpha * t[ii][jj];
-          else
-            for (int jj = 0; jj < jb; jj++) c[jj] = alpha * t[ii][jj];
-        }
-      }
-    }
-  }
 }
 
 // out[c, r] = in[r, c] for r < rows, c < cols
@@ -367,7 +397,8 @@ void backwardChunked(const Dims& d, const float* Q, const float* K, const float*
     float *dO = take(cv), *dV = take(cv), *dVp = take(cv), *dVb = take(cv);
     float *UT = take(ct), *WT = take(ct);  // transposes [Dv or Dk, C]
     float *dP = take(cc), *dA = take(cc), *N = take(cc);
-    float *dB = take(C), *rowE = take(C), *colE = take(C), *rowB = take(C);
+    float *dB = take(C), *rowE = take(C), *rowB = take(C);
+    std::vector<double> colE(C);  // column sums of E and F (double: dg is a cancelling cumsum)
     std::vector<double> dGam(C);
     if (GFin) std::memcpy(dS, GFin + task * n, sizeof(float) * n);
     else std::fill(dS, dS + n, 0.f);
@@ -415,7 +446,7 @@ void backwardChunked(const Dims& d, const float* Q, const float* K, const float*
       mm(L, L, Dv, dO, Dv, 1, UT, C, dP, C, 1.f, false, kFull, true);      // dP = dO V'ᵀ (lower tiles)
       mm(L, Dv, L, ch.P, 1, C, dO, Dv, dVp, Dv, 1.f, true, kUpper);        // dV' += Pᵀ dO
       // G = dP ⊙ Γ (reuse dP), E = dP ⊙ P → dγ_r += Σ_s E_rs, dγ_s −= Σ_r E_rs
-      std::fill(colE, colE + L, 0.f);
+      std::fill(colE.begin(), colE.end(), 0.0);
       for (int r = 0; r < L; r++) {
         float* dpr = dP + r * C;
         const float* prr = ch.P + r * C;
@@ -456,7 +487,7 @@ void backwardChunked(const Dims& d, const float* Q, const float* K, const float*
       mm(L, L, Dk, dKb, Dk, 1, WT, C, dA, C, -1.f, true, kFull, true);
 
       // ---- A_rs = β_r (k_r·k_s) Γ_rs: dβ, N = dA ⊙ β Γ, dK += N K + Nᵀ K, dγ ----
-      std::fill(colE, colE + L, 0.f);
+      std::fill(colE.begin(), colE.end(), 0.0);
       for (int r = 0; r < L; r++) {
         const float br = ch.b[r];
         float* nr = N + r * C;
@@ -507,6 +538,7 @@ Dims dims(Args& a, size_t first) {
   d.C = static_cast<int>(a.size(first + 6));
   if (d.C < 1) throw ArgError("gated delta: chunkSize must be ≥ 1", true);
   d.NC = (d.T + d.C - 1) / d.C;
+  gWide = std::strcmp(isa().name, "avx512") == 0;
   return d;
 }
 

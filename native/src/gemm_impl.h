@@ -138,13 +138,18 @@ static void packB(const GemmArgs& g, size_t p0, size_t kc, size_t j0, size_t nr,
       }
     }
   } else {
-    for (size_t jj = 0; jj < static_cast<size_t>(NR); jj++) {
-      if (jj < nr) {
-        const float* src = g.b + (j0 + jj) * g.ldb + p0;
-        for (size_t p = 0; p < kc; p++) dst[p * NR + jj] = src[p];
-      } else {
-        for (size_t p = 0; p < kc; p++) dst[p * NR + jj] = 0.0f;
+    // B stored n×k: gather column p of the panel from nr rows (an NR-row working set that stays
+    // in L1 for W consecutive p) and write the packed panel sequentially
+    const float* rows[NR];
+    for (size_t jj = 0; jj < static_cast<size_t>(NR); jj++) rows[jj] = g.b + (j0 + (jj < nr ? jj : 0)) * g.ldb + p0;
+    if (nr == static_cast<size_t>(NR)) {
+      for (size_t p = 0; p < kc; p++) {
+#pragma GCC unroll 8
+        for (int jj = 0; jj < NR; jj++) dst[p * NR + jj] = rows[jj][p];
       }
+    } else {
+      for (size_t p = 0; p < kc; p++)
+        for (size_t jj = 0; jj < static_cast<size_t>(NR); jj++) dst[p * NR + jj] = jj < nr ? rows[jj][p] : 0.0f;
     }
   }
 }

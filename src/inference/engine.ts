@@ -73,6 +73,19 @@ export interface Snapshot {
   states: (LayerState | null)[][];
 }
 
+export interface ForwardOptions {
+  /** First position (per row) whose logits are returned (default T − 1: the last only). */
+  logitsFrom?: number;
+  /** Capture the drafting MTP head's input stream. */
+  mtp?: boolean;
+  /**
+   * Run recurrent layers in two pieces, tokens [0, splitAt) then [splitAt, T), and return the
+   * state between them (`splitSnapshot`): speculative decoding rolls back to it when a draft
+   * (fed after splitAt) is rejected. Exact: the recurrence carries its state across the split.
+   */
+  splitAt?: number;
+}
+
 export interface ForwardOutput {
   /** Logits [B, T − logitsFrom, V] (row-major). */
   logits: Float32Array | Float64Array;
@@ -80,6 +93,8 @@ export interface ForwardOutput {
   n: number;
   /** Normalised stream at the drafting MTP head [B, T, d] (when asked for). */
   mtpHidden: Tensor | null;
+  /** With B = 1 and `splitAt`: the sequence's state after splitAt of the T tokens. */
+  splitSnapshot: Snapshot | null;
 }
 
 export class InferenceEngine {
@@ -216,7 +231,7 @@ export class InferenceEngine {
    * position. Returns logits for positions logitsFrom … T−1 of every row, and the drafting head's
    * stream when `mtp` is set. The sequences advance by T.
    */
-  forward(rows: readonly EngineSequence[], ids: Int32Array, T: number, opts: { logitsFrom?: number; mtp?: boolean } = {}): ForwardOutput {
+  forward(rows: readonly EngineSequence[], ids: Int32Array, T: number, opts: ForwardOptions = {}): ForwardOutput {
     const B = rows.length;
     if (B < 1 || T < 1) throw new ChimeraError(`inference: empty forward (B = ${B}, T = ${T})`);
     if (ids.length !== B * T) throw new ChimeraError(`inference: ${ids.length} ids for B = ${B}, T = ${T}`);
@@ -225,6 +240,8 @@ export class InferenceEngine {
       if (!(ids[i]! >= 0 && ids[i]! < this.V)) throw new ChimeraError(`inference: token id ${ids[i]} is outside the vocabulary [0, ${this.V})`);
     const from = opts.logitsFrom ?? T - 1;
     if (!(from >= 0 && from <= T)) throw new ChimeraError(`inference: logitsFrom ${from} outside [0, ${T}]`);
+    const split = opts.splitAt ?? 0;
+    if (split && !(Number.isInteger(split) && split > 0 && split < T && B === 1)) throw new ChimeraError(`inference: splitAt ${split} needs one row and 0 < splitAt < T = ${T}`);
     const model = this.model;
     const cfg = model.config;
     return noGrad(() => {
@@ -266,6 +283,12 @@ export class InferenceEngine {
       let mtpHidden: Tensor | null = null;
       const seqs = rows.map((r) => r.paged!);
       const stacked: { i: number; j: number; st: DeltaNetState }[] = [];
+      const splitStates: (LayerState | null)[][] | null = split ? rows[0]!.states.map((row) => row.map(() => null)) : null;
+      const piece = (from: number, to: number): LayerContext => {
+        const p = new Int32Array(B * (to - from));
+        for (let b = 0; b < B; b++) for (let t = from; t < to; t++) p[b * (to - from) + t - from] = positions[b * T + t]!;
+        return { ...ctx, T: to - from, startPos: maxStart + from, positions: p };
+      };
       model.layers.items.forEach((block, i) => {
         block.sublayers.forEach((s: Sublayer, j) => {
           const slot = this.slots[i]![j]!;
@@ -287,7 +310,13 @@ export class InferenceEngine {
               st = merged;
             }
           } else if (slot.kind === "other") st = rows[0]!.states[i]![j]!;
-          x = s.forward(x, ctx, st, this.blockOpts);
+          if (split && st && (slot.kind === "deltanet" || slot.kind === "other")) {
+            // the recurrence in two calls; keep the state between them
+            const a = s.forward(slice(x, 1, 0, split), piece(0, split), st, this.blockOpts);
+            splitStates![i]![j] = { ...st };
+            const b = s.forward(slice(x, 1, split, T), piece(split, T), st, this.blockOpts);
+            x = concat([a, b], 1);
+          } else x = s.forward(x, ctx, st, this.blockOpts);
         });
       });
       // split stacked recurrent states back into the rows
@@ -306,6 +335,7 @@ export class InferenceEngine {
         r.paged?.advance(T);
         r.length += T;
       }
+      const splitSnapshot: Snapshot | null = split ? { length: rows[0]!.length - T + split, states: splitStates! } : null;
       const n = T - from;
       let logits: Float32Array | Float64Array = new Float32Array(0);
       if (n > 0) {
@@ -313,7 +343,7 @@ export class InferenceEngine {
         if (model.final_norm) h = model.final_norm.forward(h);
         logits = model.unembed(h).dense().slice(); // [B, n, V]
       }
-      return { logits, n, mtpHidden };
+      return { logits, n, mtpHidden, splitSnapshot };
     });
   }
 

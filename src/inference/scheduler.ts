@@ -22,7 +22,7 @@
 import { ChimeraError } from "../errors.js";
 import type { Tokenizer } from "../tokenizer/types.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { InferenceEngine, type EngineSequence } from "./engine.js";
+import { InferenceEngine, type EngineSequence, type ForwardOptions } from "./engine.js";
 import { Sampler, TokenCounts, drawFrom, logprobsOf, type SamplingOptions, type TokenLogprob } from "./sampling.js";
 import { acceptDrafts } from "./speculative.js";
 import { TextStream } from "./text.js";
@@ -424,7 +424,7 @@ export class Scheduler {
     }
   }
 
-  private forward(rows: Choice[], ids: Int32Array, T: number, opts: { logitsFrom?: number; mtp?: boolean }) {
+  private forward(rows: Choice[], ids: Int32Array, T: number, opts: ForwardOptions) {
     this.forwards++;
     return this.engine.forward(
       rows.map((c) => c.seq!),
@@ -494,7 +494,9 @@ export class Scheduler {
     const snap = eng.snapshot(seq);
     const start = seq.length;
     const T = U.length + k;
-    const out = this.forward([c], Int32Array.from([...U, ...drafts]), T, { logitsFrom: U.length - 1, mtp: true });
+    // recurrent models keep the state after U (split): a rejected draft rolls back to it, and only
+    // the accepted drafts + the replacement are fed again with the next drafts
+    const out = this.forward([c], Int32Array.from([...U, ...drafts]), T, { logitsFrom: U.length - 1, mtp: true, ...(eng.recurrent && k > 0 ? { splitAt: U.length } : {}) });
     // target distributions, lazily, each with the context up to its position
     const ctxAt = (i: number): TokenCounts | null => {
       if (!penal) return null;
@@ -509,7 +511,7 @@ export class Scheduler {
     job.spec.emitted += res.tokens.length;
     // fed positions that stay valid: U and the accepted drafts
     const valid = start + U.length + res.accepted;
-    if (valid < seq.length) eng.rollback(seq, snap, valid);
+    if (valid < seq.length) eng.rollback(seq, out.splitSnapshot ?? snap, valid);
     if (c.generated.length === 0 && k === 0) {
       c.draft = { hidden: out.mtpHidden!, t: U.length - 1 };
       this.forkWaiting(c, out.logits, 0);
