@@ -27,7 +27,8 @@ namespace {
 // The p range per 4-row tile [i0, i1) is [0, k) (kFull), [0, min(k, i1)) (kLower: a(i, p) = 0
 // for p > i) or [i0, k) (kUpper: a(i, p) = 0 for p < i). Triangular operands must hold explicit
 // zeros in their other triangle; the modes only skip work. nLower computes only the column
-// tiles that meet j < i1 (entries above the diagonal inside those tiles are computed too).
+// tiles that meet j < i1 (entries above the diagonal inside those tiles are computed too, and
+// callers ignore or overwrite them).
 // Full tiles (4 rows × 2 vectors) keep 8 vector accumulators in registers, written with GCC
 // vector extensions: 8 lanes (AVX2+FMA under the addon's baseline flags) or 16 lanes in a copy
 // compiled for AVX-512, used when the addon's ISA table is the AVX-512 one (so CHIMERA_ISA=avx2
@@ -47,7 +48,8 @@ __attribute__((always_inline)) inline void mmImpl(int m, int n, int k, const flo
     int plo = 0, phi = k;
     if (pr == kLower) phi = std::min(k, i0 + ib);
     else if (pr == kUpper) plo = i0;
-    const int nEnd = nLower ? std::min(n, i0 + ib) : n;
+    // nLower: whole column tiles up to the diagonal (full tiles stay on the vector path)
+    const int nEnd = nLower ? std::min(n, (i0 + ib + TJ - 1) / TJ * TJ) : n;
     for (int j0 = 0; j0 < nEnd; j0 += TJ) {
       const int jb = std::min(TJ, nEnd - j0);
       if (ib == TI && jb == TJ) {

@@ -278,12 +278,13 @@ static void k_sgemm(const GemmArgs& g, bool threaded) {
         const size_t ib = t % mBlocks, jb = t / mBlocks;
         const size_t i0 = ib * MCB, i1 = std::min(m, i0 + MCB);
         const size_t j0 = jb * CB, j1 = std::min(nc, j0 + CB);
-        for (size_t j = j0; j < j1; j += NR) {
-          const float* B = Bp + (j / NR) * NR * kc;
-          const size_t nr = std::min<size_t>(NR, j1 - j);
-          for (size_t i = i0; i < i1; i += MR) {
-            const float* A = Ap + (i / MR) * MR * kc;
-            const size_t mr = std::min<size_t>(MR, i1 - i);
+        // the A micro-panel (MR×kc, broadcast operand) stays in L1 while B micro-panels stream
+        for (size_t i = i0; i < i1; i += MR) {
+          const float* A = Ap + (i / MR) * MR * kc;
+          const size_t mr = std::min<size_t>(MR, i1 - i);
+          for (size_t j = j0; j < j1; j += NR) {
+            const float* B = Bp + (j / NR) * NR * kc;
+            const size_t nr = std::min<size_t>(NR, j1 - j);
             float* C = g.c + i * g.ldc + jc + j;
             if (mr == static_cast<size_t>(MR) && nr == static_cast<size_t>(NR)) ukernel(kc, A, B, C, g.ldc, g.alpha, betaEff);
             else ukernelEdge(kc, A, B, C, g.ldc, mr, nr, g.alpha, betaEff);

@@ -77,7 +77,12 @@ class Pool {
     tlsInParallel = true;
     work(0);
     tlsInParallel = false;
-    while (pending_.load(std::memory_order_acquire) != 0) _mm_pause();
+    // wait for workers still finishing a task; yield once it takes long (a descheduled worker
+    // on a busy machine needs our core more than we need to spin)
+    for (unsigned it = 0; pending_.load(std::memory_order_acquire) != 0; it++) {
+      if (it < 4096) _mm_pause();
+      else std::this_thread::yield();
+    }
   }
 
  private:

@@ -296,18 +296,28 @@ export function throughputBench(model: CausalLM, label: string, o: { batches: nu
 
 // ---- 3. speculative decoding ---------------------------------------------------------------------
 
-/** The model trained for the speculative part: hybrid superblock at d 192, byte vocabulary, MTP depth `depth`. */
-export function specConfig(depth: number): ModelConfig {
-  const d = 192;
+export interface SpecModelOptions {
+  depth: number;
+  /** Width (default 192). */
+  d?: number;
+  /** MTP loss weight λ (default 0.5). */
+  lossWeight?: number;
+  superblocks?: number;
+}
+
+/** The model trained for the speculative part: the hybrid superblock (DeltaNet, MoE, GQA, MoE, MTP head) at d 192, byte vocabulary. */
+export function specConfig(o: SpecModelOptions): ModelConfig {
+  const d = o.d ?? 192;
+  const depth = o.depth;
   const norm = rmsnorm(1e-6);
-  const ffn = () => moe({ numExperts: 4, topK: 2, expertHidden: 384, aux: { loadBalance: 0.001, zLoss: 0.001 } });
+  const ffn = () => moe({ numExperts: 4, topK: 2, expertHidden: 2 * d, aux: { loadBalance: 0.001, zLoss: 0.001 } });
   const block = {
     sublayers: [
-      attnSub(gatedDeltaNet({ numKeyHeads: 2, numValueHeads: 4, keyHeadDim: 48, valueHeadDim: 48, convKernel: 4, normEps: 1e-6 }), pre(norm), "linear_attn"),
+      attnSub(gatedDeltaNet({ numKeyHeads: 2, numValueHeads: 4, keyHeadDim: d / 4, valueHeadDim: d / 4, convKernel: 4, normEps: 1e-6 }), pre(norm), "linear_attn"),
       ffnSub(ffn(), pre(norm), "ffn1"),
-      attnSub(gqa({ numHeads: 4, numKvHeads: 2, headDim: 48, qkNorm: { scope: "head", ...norm } }), pre(norm), "attn"),
+      attnSub(gqa({ numHeads: 4, numKvHeads: 2, headDim: d / 4, qkNorm: { scope: "head", ...norm } }), pre(norm), "attn"),
       ffnSub(ffn(), pre(norm), "ffn2"),
-      mtpSub(parallelMtpHead(depth, 0.5), pre(norm), "mtp"),
+      mtpSub(parallelMtpHead(depth, o.lossWeight ?? 0.5), pre(norm), "mtp"),
     ],
   };
   return modelConfig({
@@ -318,7 +328,7 @@ export function specConfig(depth: number): ModelConfig {
     dModel: d,
     contextLength: 512,
     positional: rope(10_000, 0.5),
-    layers: pattern(block, 2),
+    layers: pattern(block, o.superblocks ?? 2),
     finalNorm: norm,
     head: { tied: false, bias: false },
   });
@@ -334,20 +344,21 @@ export interface SpecTrainResult {
 }
 
 /** Trains specConfig on moby-dick (byte tokens) with AdamW for `seconds`. */
-export function trainSpecModel(o: { seconds: number; depth: number; seed: number; log: (s: string) => void }): SpecTrainResult {
-  const cfg = specConfig(o.depth);
+export function trainSpecModel(o: { seconds: number; model: SpecModelOptions; lr?: number; seed: number; log: (s: string) => void }): SpecTrainResult {
+  const cfg = specConfig(o.model);
+  const peak = o.lr ?? 2e-3;
   const model = buildModel(cfg, { seed: o.seed });
   model.train();
   const tokenizer = new ByteTokenizer();
   const T = 128;
   const data = loadDataset({ data: "moby-dick", tokenizer, seqLen: T, valFraction: 0.01 });
   const it = data.batches(8, o.seed);
-  const opt = new AdamW(model.namedParameters().map(([name, p]) => ({ name, p })), { lr: 2e-3, weightDecay: 0.01, beta2: 0.99 });
+  const opt = new AdamW(model.namedParameters().map(([name, p]) => ({ name, p })), { lr: peak, weightDecay: 0.01, beta2: 0.99 });
   const t0 = performance.now();
   let steps = 0, loss = NaN, lossMtp = NaN;
   const warm = 20;
   while ((performance.now() - t0) / 1000 < o.seconds) {
-    const lr = 2e-3 * Math.min(1, (steps + 1) / warm);
+    const lr = peak * Math.min(1, (steps + 1) / warm);
     opt.lr = lr;
     const b = it.next();
     const out = model.forward(b.inputs, b.rows, b.seqLen, { targets: b.targets });
@@ -500,9 +511,10 @@ export async function runDecodeBench(o: DecodeBenchOptions): Promise<DecodeBench
       const run = loadRun(o.specModel);
       res.speculative = await specBench(run.model, run.tokenizer, o.specModel, { tokens: o.specTokens, log: o.log });
     } else {
-      o.log(`bench decode: training a ${specConfig(o.mtpDepth).name} (MTP depth ${o.mtpDepth}) on moby-dick for ${o.trainSeconds} s…`);
-      const t = trainSpecModel({ seconds: o.trainSeconds, depth: o.mtpDepth, seed: 1, log: o.log });
-      res.speculative = await specBench(t.model, t.tokenizer, `${specConfig(o.mtpDepth).name} (trained here)`, { tokens: o.specTokens, log: o.log });
+      const m: SpecModelOptions = { depth: o.mtpDepth };
+      o.log(`bench decode: training a ${specConfig(m).name} (MTP depth ${o.mtpDepth}) on moby-dick for ${o.trainSeconds} s…`);
+      const t = trainSpecModel({ seconds: o.trainSeconds, model: m, seed: 1, log: o.log });
+      res.speculative = await specBench(t.model, t.tokenizer, `${specConfig(m).name} (trained here)`, { tokens: o.specTokens, log: o.log });
       res.speculative.trained = { steps: t.steps, seconds: t.seconds, loss: t.loss, lossMtp: t.lossMtp, data: "moby-dick, byte tokens, T 128, batch 8, AdamW lr 2e-3" };
     }
   }

@@ -210,6 +210,8 @@ export class Scheduler {
     const speculative = options.speculative ?? false;
     if (speculative && eng.maxDrafts < 1)
       throw new RequestError("speculative decoding needs a model with parallel MTP heads of depth ≥ 2 (this model has none)", 400);
+    if (speculative && !eng.batchable)
+      throw new RequestError("speculative decoding needs a model whose stateful layers are GQA or Gated DeltaNet (others cannot be rolled back)", 400);
     if (options.logprobs !== undefined && !(Number.isInteger(options.logprobs) && options.logprobs >= 0 && options.logprobs <= 20))
       throw new RequestError(`logprobs must be an integer in [0, 20], got ${options.logprobs}`, 400);
     const stops = options.stop ?? [];
@@ -416,7 +418,7 @@ export class Scheduler {
       for (const c of rest) {
         // a choice that has generated nothing yet forks from the first once the prompt is fed;
         // one that already has its own tokens (re-admitted after preemption) gets its own sequence
-        if (c.generated.length === 0 && first!.generated.length === 0) c.forkFrom = first!;
+        if (c.generated.length === 0 && first!.generated.length === 0 && this.engine.batchable) c.forkFrom = first!;
         else c.seq = this.engine.newSequence();
         c.admitted = ++this.admitCounter;
       }
@@ -455,8 +457,9 @@ export class Scheduler {
     for (const c of rows) if (this.ensureBlocks(c, 1)) ok.push(c);
     const live = ok.filter((c) => !c.done && c.seq);
     if (!live.length) return;
-    for (let i = 0; i < live.length; i += this.maxBatch) {
-      const batch = live.slice(i, i + this.maxBatch);
+    const width = this.engine.batchable ? this.maxBatch : 1; // layers the engine cannot batch: one row per forward
+    for (let i = 0; i < live.length; i += width) {
+      const batch = live.slice(i, i + width);
       const ids = Int32Array.from(batch.map((c) => c.tokens[c.tokens.length - 1]!));
       this.maxRowsSeen = Math.max(this.maxRowsSeen, batch.length);
       const out = this.forward(batch, ids, 1, { logitsFrom: 0 });

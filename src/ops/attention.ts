@@ -14,7 +14,7 @@ import { Tensor } from "../tensor/tensor.js";
 import { shapeStr } from "../tensor/shape.js";
 import { record } from "../autograd/node.js";
 import { OpError } from "../errors.js";
-import { checkInputs, empty, K } from "./util.js";
+import { checkInputs, empty, K, uninit } from "./util.js";
 
 export interface AttentionOptions {
   /** Causal mask (default true). */
@@ -56,13 +56,13 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   const kd = k.dense();
   const vd = v.dense();
   const sd = sinks ? sinks.dense() : null;
-  const out = empty([B, Tq, Hq, Dv], q.dtype);
-  const lse = empty([B, Hq, Tq], q.dtype);
+  const out = uninit([B, Tq, Hq, Dv], q.dtype); // the attention kernels write every output element
+  const lse = uninit([B, Hq, Tq], q.dtype);
   kern.attention(qd, kd, vd, sd, out.data, lse.data, B, Tq, Tk, Hq, Hkv, D, Dv, scale, causal, window, qStart);
   record(op, [q, k, v, sinks], [out], ([g]) => {
-    const gq = empty(q.shape, q.dtype);
-    const gk = empty(k.shape, q.dtype);
-    const gv = empty(v.shape, q.dtype);
+    const gq = uninit(q.shape, q.dtype);
+    const gk = uninit(k.shape, q.dtype);
+    const gv = uninit(v.shape, q.dtype);
     const gs = sinks && sinks.requiresGrad ? empty([Hq], q.dtype) : null;
     kern.attentionBackward(qd, kd, vd, sd, out.data, lse.data, g!.dense(), gq.data, gk.data, gv.data, gs ? gs.data : null,
       B, Tq, Tk, Hq, Hkv, D, Dv, scale, causal, window, qStart);

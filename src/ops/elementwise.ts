@@ -8,7 +8,7 @@ import { allocArray } from "../tensor/dtype.js";
 import { record } from "../autograd/node.js";
 import { OpError } from "../errors.js";
 import type { BinaryOp, UnaryOp } from "../backend/kernels.js";
-import { checkInputs, empty, K } from "./util.js";
+import { checkInputs, empty, K, uninit } from "./util.js";
 import { sumToShape } from "./reduce.js";
 
 export type Operand = Tensor | number;
@@ -23,7 +23,7 @@ function asTensor(v: Operand, like: Tensor): Tensor {
 /** Raw broadcast binary kernel call (no autograd). */
 function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const shape = sameShape(a.shape, b.shape) ? a.shape.slice() : broadcastShapes(op, a.shape, b.shape);
-  const out = empty(shape, a.dtype);
+  const out = uninit(shape, a.dtype); // the binary kernel writes every element
   const ad = a.dense();
   const bd = b.dense();
   K(a).binary(op, ad, broadcastStrides(a.shape, contiguousStrides(a.shape), shape), bd, broadcastStrides(b.shape, contiguousStrides(b.shape), shape), out.data, shape);
@@ -101,10 +101,10 @@ export const eq = (a: Operand, b: Operand): Tensor => binaryOp("eq", a, b);
 export function unaryOp(op: UnaryOp, x: Tensor): Tensor {
   x.check(op);
   const xd = x.dense();
-  const out = empty(x.shape, x.dtype);
+  const out = uninit(x.shape, x.dtype);
   K(x).unary(op, xd, out.data, x.size);
   record(op, [x], [out], ([g]) => {
-    const gx = empty(x.shape, x.dtype);
+    const gx = uninit(x.shape, x.dtype);
     K(x).unaryBackward(op, xd, out.data, g!.dense(), gx.data, x.size);
     return [gx];
   });
@@ -132,10 +132,10 @@ export const gelu = (x: Tensor, approximate: "none" | "tanh" = "none"): Tensor =
 /** x·alpha + shift in one pass (grad: g·alpha). */
 export function affine(x: Tensor, alpha: number, shift = 0): Tensor {
   x.check("affine");
-  const out = empty(x.shape, x.dtype);
+  const out = uninit(x.shape, x.dtype);
   K(x).affine(x.dense(), out.data, x.size, alpha, shift);
   record("affine", [x], [out], ([g]) => {
-    const gx = empty(x.shape, x.dtype);
+    const gx = uninit(x.shape, x.dtype);
     K(x).affine(g!.dense(), gx.data, x.size, alpha, 0);
     return [gx];
   });

@@ -22,8 +22,7 @@ import { allocArray } from "../tensor/dtype.js";
 import { record, needsGrad } from "../autograd/node.js";
 import { OpError } from "../errors.js";
 import { checkInputs, empty, K } from "./util.js";
-import { mul, rsqrt, affine } from "./elementwise.js";
-import { sum } from "./reduce.js";
+import { l2Normalize } from "./norm.js";
 
 export type GatedDeltaMode = "auto" | "chunk" | "recurrent";
 
@@ -50,11 +49,6 @@ export interface GatedDeltaResult {
 /** "auto" uses the recurrent kernel up to this many tokens (decode steps, short prompts). */
 export const RECURRENT_MAX_T = 16;
 
-/** l2norm(x) = x·rsqrt(Σ x² + ε) over the last axis, ε = 1e-6 added to the sum (HF/fla). */
-function l2norm(x: Tensor, eps = 1e-6): Tensor {
-  return mul(x, rsqrt(affine(sum(mul(x, x), -1, true), 1, eps)));
-}
-
 export function gatedDeltaRule(q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta: Tensor, opts: GatedDeltaOptions = {}): GatedDeltaResult {
   const op = "gatedDeltaRule";
   const init = opts.initialState ?? null;
@@ -78,8 +72,8 @@ export function gatedDeltaRule(q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta:
   const outputFinal = opts.outputFinalState ?? true;
 
   if (opts.useQkL2Norm) {
-    q = l2norm(q);
-    k = l2norm(k);
+    q = l2Normalize(q, -1, 1e-6);
+    k = l2Normalize(k, -1, 1e-6);
   }
 
   const recurrent = mode === "recurrent" || (mode === "auto" && T <= RECURRENT_MAX_T);

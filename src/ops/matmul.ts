@@ -7,7 +7,7 @@ import { Tensor } from "../tensor/tensor.js";
 import { broadcastShapes, numel, shapeStr } from "../tensor/shape.js";
 import { record } from "../autograd/node.js";
 import { OpError } from "../errors.js";
-import { checkInputs, empty, K } from "./util.js";
+import { checkInputs, empty, K, uninit } from "./util.js";
 import { contiguous, reshape, transpose } from "./view.js";
 import { sumToShape } from "./reduce.js";
 
@@ -59,7 +59,7 @@ function matmulRaw(a: Tensor, b: Tensor): Tensor {
   const batchB = b.shape.slice(0, -2);
   const batchShape = broadcastShapes("matmul", batchA, batchB);
   const outShape = [...batchShape, m, n];
-  const out = empty(outShape, a.dtype);
+  const out = uninit(outShape, a.dtype); // gemm with beta = 0 writes every element
   const kern = K(a);
   const nb = numel(batchShape);
   if (nb === 0 || m === 0 || n === 0) return out;
@@ -124,11 +124,13 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null): Tensor {
   const xc = x.isContiguous() ? x : contiguous(x.detach());
   const wc = w.isContiguous() ? w : contiguous(w.detach());
   const outShape = [...x.shape.slice(0, -1), outF];
-  const out = empty(outShape, x.dtype);
+  const out = uninit(outShape, x.dtype);
   const kern = K(x);
-  if (b) {
-    const bd = b.dense();
-    for (let r = 0; r < rows; r++) out.data.set(bd, r * outF);
+  if (b && rows > 0) {
+    // broadcast the bias into every row (then gemm accumulates with beta = 1): one row, then doubling copies
+    out.data.set(b.dense(), 0);
+    const total = rows * outF;
+    for (let len = outF; len < total; len *= 2) out.data.copyWithin(len, 0, Math.min(len, total - len));
   }
   kern.gemm(false, true, rows, outF, inF, 1, xc.data, xc.offset, inF, wc.data, wc.offset, inF, b ? 1 : 0, out.data, 0, outF);
   record("linear", [x, w, b], [out], ([g]) => {
@@ -137,11 +139,11 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null): Tensor {
     let gw: Tensor | null = null;
     let gb: Tensor | null = null;
     if (x.requiresGrad) {
-      gx = empty(x.shape, x.dtype);
+      gx = uninit(x.shape, x.dtype);
       kern.gemm(false, false, rows, inF, outF, 1, gd, 0, outF, wc.data, wc.offset, inF, 0, gx.data, 0, inF);
     }
     if (w.requiresGrad) {
-      gw = empty(w.shape, w.dtype);
+      gw = uninit(w.shape, w.dtype);
       kern.gemm(true, false, outF, inF, rows, 1, gd, 0, outF, xc.data, xc.offset, inF, 0, gw.data, 0, inF);
     }
     if (b && b.requiresGrad) {

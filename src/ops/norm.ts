@@ -10,7 +10,7 @@ import { Tensor } from "../tensor/tensor.js";
 import { contiguousStrides, shapeStr, sameShape } from "../tensor/shape.js";
 import { record } from "../autograd/node.js";
 import { OpError } from "../errors.js";
-import { checkInputs, empty, K } from "./util.js";
+import { checkInputs, empty, K, uninit } from "./util.js";
 import { reshape } from "./view.js";
 import { affine, mul, rsqrt, sigmoid, silu, square } from "./elementwise.js";
 import { sum } from "./reduce.js";
@@ -46,11 +46,11 @@ export function rmsNorm(x: Tensor, w: Tensor | null, eps = 1e-6, opts: RmsNormOp
   const kern = K(x);
   const xd = x.dense();
   const wd = w ? w.dense() : null;
-  const out = empty(x.shape, x.dtype);
+  const out = uninit(x.shape, x.dtype); // out and gx are written whole; gw accumulates (zeroed)
   const rstd = empty([rows], x.dtype);
   kern.rmsNorm(xd, wd, out.data, rstd.data, rows, cols, eps, offset);
   record(op, [x, w], [out], ([g]) => {
-    const gx = empty(x.shape, x.dtype);
+    const gx = uninit(x.shape, x.dtype);
     const gw = w && w.requiresGrad ? empty([cols], x.dtype) : null;
     kern.rmsNormBackward(xd, wd, rstd.data, g!.dense(), gx.data, gw ? gw.data : null, rows, cols, offset);
     return [x.requiresGrad ? gx : null, gw];
@@ -69,12 +69,12 @@ export function layerNorm(x: Tensor, w: Tensor | null, b: Tensor | null, eps = 1
   const kern = K(x);
   const xd = x.dense();
   const wd = w ? w.dense() : null;
-  const out = empty(x.shape, x.dtype);
+  const out = uninit(x.shape, x.dtype); // out and gx are written whole; gw, gb accumulate (zeroed)
   const mean = empty([rows], x.dtype);
   const rstd = empty([rows], x.dtype);
   kern.layerNorm(xd, wd, b ? b.dense() : null, out.data, mean.data, rstd.data, rows, cols, eps);
   record(op, [x, w, b], [out], ([g]) => {
-    const gx = empty(x.shape, x.dtype);
+    const gx = uninit(x.shape, x.dtype);
     const gw = w && w.requiresGrad ? empty([cols], x.dtype) : null;
     const gb = b && b.requiresGrad ? empty([cols], x.dtype) : null;
     kern.layerNormBackward(xd, wd, mean.data, rstd.data, g!.dense(), gx.data, gw ? gw.data : null, gb ? gb.data : null, rows, cols);

@@ -10,7 +10,7 @@ import { Tensor } from "../tensor/tensor.js";
 import { normAxis, shapeStr } from "../tensor/shape.js";
 import { record } from "../autograd/node.js";
 import { OpError } from "../errors.js";
-import { empty, K } from "./util.js";
+import { empty, K, uninit } from "./util.js";
 import { contiguous, permute } from "./view.js";
 
 /** Applies `fn` (an op over the last axis) along `axis` by moving that axis last and back. */
@@ -29,12 +29,12 @@ function alongAxis(op: string, x: Tensor, axis: number, fn: (t: Tensor) => Tenso
 function lastAxis(op: "softmax" | "logSoftmax", x: Tensor): Tensor {
   const cols = x.shape[x.rank - 1]!;
   const rows = cols === 0 ? 0 : x.size / cols;
-  const out = empty(x.shape, x.dtype);
+  const out = uninit(x.shape, x.dtype); // row kernels write every element
   const kern = K(x);
   if (op === "softmax") kern.softmax(x.dense(), out.data, rows, cols);
   else kern.logSoftmax(x.dense(), out.data, rows, cols);
   record(op, [x], [out], ([g]) => {
-    const gx = empty(x.shape, x.dtype);
+    const gx = uninit(x.shape, x.dtype);
     if (op === "softmax") kern.softmaxBackward(out.data, g!.dense(), gx.data, rows, cols);
     else kern.logSoftmaxBackward(out.data, g!.dense(), gx.data, rows, cols);
     return [gx];
@@ -124,7 +124,7 @@ export function crossEntropy(logits: Tensor, targets: Int32Array | readonly numb
       const gv = g!.item() * (reduction === "sum" ? 1 : count > 0 ? 1 / count : 0);
       gLoss.data.fill(gv);
     }
-    const gx = empty(logits.shape, logits.dtype);
+    const gx = uninit(logits.shape, logits.dtype); // every row written (ignored rows as zeros)
     kern.crossEntropyBackward(x, t, lse.data, gLoss.data, gx.data, rows, cols, ignoreIndex);
     if (eps > 0)
       // softmax − ((1−ε)·onehot + ε/C) = (softmax − onehot) + ε·(onehot − 1/C)

@@ -9,6 +9,22 @@ export function empty(shape: Shape, dtype: DType): Tensor {
   return new Tensor(allocArray(dtype, numel(shape)), shape);
 }
 
+/** float32 outputs of at least this many elements skip the zero fill in `uninit`. */
+const UNINIT_MIN = 1024;
+
+/**
+ * Like `empty`, but large float32 storage is not zero-filled (Buffer.allocUnsafeSlow: a fresh,
+ * unshared ArrayBuffer). Only for outputs a kernel writes completely — never for accumulators
+ * (+= kernels) or partially written results. Saves a memset of every activation and gradient
+ * (hundreds of MB per training step). float64 (reference checks) and small tensors stay zeroed.
+ */
+export function uninit(shape: Shape, dtype: DType): Tensor {
+  const n = numel(shape);
+  if (dtype !== "float32" || n < UNINIT_MIN) return new Tensor(allocArray(dtype, n), shape);
+  const buf = Buffer.allocUnsafeSlow(n * 4);
+  return new Tensor(new Float32Array(buf.buffer, buf.byteOffset, n), shape);
+}
+
 /** The tensor's elements as a dense array (zero-copy when already contiguous). */
 export function dense(t: Tensor): Arr {
   return t.dense();
