@@ -10,11 +10,6 @@
 template <class F>
 static inline void map1(const float* x, float* y, size_t n, F f) {
   size_t i = 0;
-  for (; i + 2 * W <= n; i += 2 * W) {
-    VF a = f(vload(x + i)), b = f(vload(x + i + W));
-    vstore(y + i, a);
-    vstore(y + i + W, b);
-  }
   for (; i + W <= n; i += W) vstore(y + i, f(vload(x + i)));
   if (i < n) vstoren(y + i, f(vloadn(x + i, n - i)), n - i);
 }

@@ -8,11 +8,11 @@
 // D q/k head dim, Dv value head dim, BQ × BK one tile (queries × keys).
 //   q [B, Tq, Hq, D]  k [B, Tk, Hkv, D]  v [B, Tk, Hkv, Dv]  out [B, Tq, Hq, Dv]  lse [B, Hq, Tq]
 //
-// Every tile product is a small matrix multiply (`tileMM`) with a 4-row × 2-vector register
+// Every tile product is a small matrix multiply (`tileMM`) with a TILE_IB-row × 2-vector register
 // tile; strides let it read q, k, v rows in place (token stride Hq·D etc.) and transposed
 // probability tiles without copies. Only key tiles are transposed (into Kᵀ [D, BK], Vᵀ [Dv, BK]).
 
-constexpr int ATT_BQ = 32;  // query rows per tile
+constexpr int ATT_BQ = 64;  // query rows per tile
 constexpr int ATT_BK = 64;  // key columns per tile
 
 /** Lane indices 0, 1, …, W−1 as floats. */
@@ -46,7 +46,7 @@ static inline void tileRows(int n, int k, const float* A, long sai, long sap, co
       for (int p = 0; p < k; p++, bp += ldb) {
         const VF b0 = vload(bp), b1 = vload(bp + W);
         const float* ap = A + p * sap;
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int r = 0; r < IB; r++) {
           const VF a = vbroadcast(ap + r * sai);
           c0[r] = vfma(a, b0, c0[r]);
@@ -58,7 +58,7 @@ static inline void tileRows(int n, int k, const float* A, long sai, long sap, co
       for (int p = 0; p < k; p++, bp += ldb) {
         const VF b0 = loadPart(bp, n0), b1 = loadPart(bp + W, n1);
         const float* ap = A + p * sap;
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int r = 0; r < IB; r++) {
           const VF a = vbroadcast(ap + r * sai);
           c0[r] = vfma(a, b0, c0[r]);
@@ -80,13 +80,23 @@ static inline void tileRows(int n, int k, const float* A, long sai, long sap, co
   }
 }
 
+// Rows per register tile: IB × 2 accumulators must fit the register file with the B vectors
+// (AVX-512: 32 registers → 8 rows; AVX2: 16 registers → 6 rows).
+constexpr int TILE_IB = W == 16 ? 8 : 6;
+
 static void tileMM(int m, int n, int k, const float* A, long sai, long sap, const float* B, long ldb, float* C, long ldc, bool acc) {
   int i = 0;
-  for (; i + 4 <= m; i += 4) tileRows<4>(n, k, A + i * sai, sai, sap, B, ldb, C + i * ldc, ldc, acc);
+  for (; i + TILE_IB <= m; i += TILE_IB) tileRows<TILE_IB>(n, k, A + i * sai, sai, sap, B, ldb, C + i * ldc, ldc, acc);
+  const float* a = A + i * sai;
+  float* c = C + i * ldc;
   switch (m - i) {
-    case 3: tileRows<3>(n, k, A + i * sai, sai, sap, B, ldb, C + i * ldc, ldc, acc); break;
-    case 2: tileRows<2>(n, k, A + i * sai, sai, sap, B, ldb, C + i * ldc, ldc, acc); break;
-    case 1: tileRows<1>(n, k, A + i * sai, sai, sap, B, ldb, C + i * ldc, ldc, acc); break;
+    case 7: tileRows<7>(n, k, a, sai, sap, B, ldb, c, ldc, acc); break;
+    case 6: tileRows<6>(n, k, a, sai, sap, B, ldb, c, ldc, acc); break;
+    case 5: tileRows<5>(n, k, a, sai, sap, B, ldb, c, ldc, acc); break;
+    case 4: tileRows<4>(n, k, a, sai, sap, B, ldb, c, ldc, acc); break;
+    case 3: tileRows<3>(n, k, a, sai, sap, B, ldb, c, ldc, acc); break;
+    case 2: tileRows<2>(n, k, a, sai, sap, B, ldb, c, ldc, acc); break;
+    case 1: tileRows<1>(n, k, a, sai, sap, B, ldb, c, ldc, acc); break;
     default: break;
   }
 }

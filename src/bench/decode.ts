@@ -392,7 +392,16 @@ export interface SpecResult {
   sampled?: { temperature: number; acceptanceRate: number; tokensPerStep: number; speedup: number };
 }
 
-const SPEC_PROMPTS = ["Call me Ishmael. Some years ago", "The whale", "It was the", "And the sea"];
+const SPEC_PROMPTS = [
+  "Call me Ishmael. Some years ago",
+  "The whale",
+  "It was the",
+  "And the sea",
+  "Captain Ahab",
+  "There is no",
+  "In the morning the ship",
+  "Queequeg was",
+];
 
 export async function specBench(model: CausalLM, tokenizer: Tokenizer, label: string, o: { tokens: number; rounds?: number; log: (s: string) => void }): Promise<SpecResult> {
   const rounds = o.rounds ?? 3;
