@@ -146,10 +146,14 @@ const dispatch: Record<string, number> = {};
   result.dispatchMicros = dispatch;
 }
 
+// 4096×4096 (64 MB in, 64 MB out: memory-bound) and 2048×3072 (B·T = 8·256 tokens of a
+// 3072-wide MLP activation)
+const ELEM_SHAPES: [number, number][] = QUICK ? [[1024, 4096]] : [[4096, 4096], [2048, 3072]];
+
 // ---- torch (run before and after our element kernels; the best of the two runs is kept) -------------
 interface TorchRun {
   version: string;
-  results: { op: string; threads: number; elemsPerSec: number }[];
+  results: { op: string; shape: string; threads: number; elemsPerSec: number }[];
 }
 const torchRuns: TorchRun[] = [];
 let torchError = "";
@@ -158,7 +162,7 @@ function runTorch(): void {
   let script = join(here, "torch_ops.py");
   if (!existsSync(script)) script = join(here, "..", "..", "bench", "torch_ops.py");
   const py = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-  const r = spawnSync(py, [script, "--rows", String(QUICK ? 1024 : 4096), "--cols", "4096"], { encoding: "utf8" });
+  const r = spawnSync(py, [script, "--shapes", ELEM_SHAPES.map(([a, b]) => `${a}x${b}`).join(",")], { encoding: "utf8" });
   if (r.status !== 0) torchError = (r.stderr || r.error?.message || "failed").trim().split("\n").pop() ?? "failed";
   else torchRuns.push(JSON.parse(r.stdout) as TorchRun);
 }
@@ -175,27 +179,30 @@ interface ElemRow {
 }
 const elem: ElemRow[] = [];
 {
-  const R = QUICK ? 1024 : 4096, C = 4096, n = R * C;
-  const x = randArr(n, 3), y = new Float32Array(n), w = randArr(C, 4), rstd = new Float32Array(R);
   const backends: ("native" | "reference")[] = addon ? ["native"] : ["reference"];
-  log(`\nelement kernels on [${R}, ${C}] float32 (elements/s)`);
-  for (const backend of backends) {
-    const K: Kernels = backend === "native" ? withBackend("native", () => kernelsFor("float32")) : referenceKernels;
-    for (const t of backend === "native" ? THREADS : [1]) {
-      if (addon) setThreads(t);
-      const rows: [string, () => void][] = [
-        ["softmax", () => K.softmax(x, y, R, C)],
-        ["gelu", () => K.unary("gelu", x, y, n)],
-        ["rmsnorm", () => K.rmsNorm(x, w, y, rstd, R, C, 1e-6, 0)],
-      ];
-      for (const [op, fn] of rows) {
-        const s = time(fn);
-        elem.push({ op, shape: `${R}x${C}`, threads: t, backend, elemsPerSec: n / s });
-        log(`  ${op.padEnd(10)} ${backend} ${t}t  ${(n / s / 1e9).toFixed(2)} G elem/s   (${(s * 1e3).toFixed(2)} ms)`);
+  for (const [R, C] of ELEM_SHAPES) {
+    const n = R * C;
+    const x = randArr(n, 3), y = new Float32Array(n), w = randArr(C, 4), rstd = new Float32Array(R);
+    log(`\nelement kernels on [${R}, ${C}] float32 (elements/s)`);
+    for (const backend of backends) {
+      const K: Kernels = backend === "native" ? withBackend("native", () => kernelsFor("float32")) : referenceKernels;
+      for (const t of backend === "native" ? THREADS : [1]) {
+        if (addon) setThreads(t);
+        const rows: [string, () => void][] = [
+          ["softmax", () => K.softmax(x, y, R, C)],
+          ["gelu", () => K.unary("gelu", x, y, n)],
+          ["rmsnorm", () => K.rmsNorm(x, w, y, rstd, R, C, 1e-6, 0)],
+        ];
+        for (const [op, fn] of rows) {
+          const s = time(fn);
+          elem.push({ op, shape: `${R}x${C}`, threads: t, backend, elemsPerSec: n / s });
+          log(`  ${op.padEnd(10)} ${backend} ${t}t  ${(n / s / 1e9).toFixed(2)} G elem/s   (${(s * 1e3).toFixed(2)} ms)`);
+        }
       }
     }
   }
   // attention: B=1, T=1024, H=8, D=64, causal (kernel table's attention: native if present)
+  log(`\nattention (B=1, H=8, D=64, causal; GFLOP/s of QKᵀ and PV over the causal half)`);
   const B = 1, T = QUICK ? 256 : 1024, H = 8, D = 64;
   const q = randArr(B * T * H * D, 5), kk = randArr(B * T * H * D, 6), v = randArr(B * T * H * D, 7);
   const o = new Float32Array(B * T * H * D), lse = new Float32Array(B * H * T);
@@ -221,16 +228,19 @@ if (TORCH) {
   } else {
     const best = new Map<string, number>();
     for (const run of torchRuns)
-      for (const t of run.results) best.set(`${t.op}/${t.threads}`, Math.max(best.get(`${t.op}/${t.threads}`) ?? 0, t.elemsPerSec));
-    const ratios: { op: string; threads: number; ours: number; torch: number; ratio: number }[] = [];
+      for (const t of run.results) {
+        const key = `${t.op}/${t.shape}/${t.threads}`;
+        best.set(key, Math.max(best.get(key) ?? 0, t.elemsPerSec));
+      }
+    const ratios: { op: string; shape: string; threads: number; ours: number; torch: number; ratio: number }[] = [];
     log(`\nvs PyTorch ${torchRuns[0]!.version} CPU (ours / torch, elements/s; torch best of ${torchRuns.length} runs)`);
     for (const [key, torchRate] of best) {
-      const [op, th] = key.split("/") as [string, string];
-      const ours = elem.find((e) => e.op === op && e.threads === Number(th) && e.backend === "native");
+      const [op, shape, th] = key.split("/") as [string, string, string];
+      const ours = elem.find((e) => e.op === op && e.shape === shape && e.threads === Number(th) && e.backend === "native");
       if (!ours) continue;
       const ratio = ours.elemsPerSec / torchRate;
-      ratios.push({ op, threads: Number(th), ours: ours.elemsPerSec, torch: torchRate, ratio });
-      log(`  ${op.padEnd(10)} ${th}t  ours ${(ours.elemsPerSec / 1e9).toFixed(2)}  torch ${(torchRate / 1e9).toFixed(2)} G elem/s  ratio ${ratio.toFixed(2)}`);
+      ratios.push({ op, shape, threads: Number(th), ours: ours.elemsPerSec, torch: torchRate, ratio });
+      log(`  ${op.padEnd(10)} ${shape.padEnd(10)} ${th}t  ours ${(ours.elemsPerSec / 1e9).toFixed(2)}  torch ${(torchRate / 1e9).toFixed(2)} G elem/s  ratio ${ratio.toFixed(2)}`);
     }
     result.torch = { version: torchRuns[0]!.version, ratios };
   }

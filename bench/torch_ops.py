@@ -2,9 +2,9 @@
 """PyTorch CPU reference timings for `npm run bench:ops -- --torch` (bench/ops.ts).
 
 Times softmax (last axis), GELU (erf form) and RMSNorm (x·rsqrt(mean(x²)+eps)·w, the
-composite used by HF Llama-style models; torch 1.13 has no fused rms_norm) on a float32
-[rows, cols] tensor with 1 and 2 threads, best of several batches, and prints JSON:
-{"version": ..., "results": [{"op", "threads", "elemsPerSec"}]}.
+composite used by HF Llama-style models; torch 1.13 has no fused rms_norm) on float32
+[rows, cols] tensors with 1 and 2 threads, best of several batches, and prints JSON:
+{"version": ..., "results": [{"op", "shape", "threads", "elemsPerSec", "ms"}]}.
 Run with the system interpreter: /usr/bin/python3 bench/torch_ops.py (apt: python3-torch).
 """
 import argparse
@@ -32,32 +32,33 @@ def best_time(fn, min_sec=0.25, batches=5):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", type=int, default=4096)
-    ap.add_argument("--cols", type=int, default=4096)
+    ap.add_argument("--shapes", default="4096x4096,2048x3072", help="comma-separated ROWSxCOLS list")
     a = ap.parse_args()
     torch.manual_seed(0)
-    x = torch.rand(a.rows, a.cols, dtype=torch.float32) - 0.5
-    w = torch.rand(a.cols, dtype=torch.float32) - 0.5
-    out = torch.empty_like(x)
-    n = x.numel()
-
-    def rmsnorm():
-        torch.mul(x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6), w, out=out)
-
-    ops = {
-        # out= variants so no 64 MB output is allocated per call (as in ours)
-        "softmax": lambda: torch._softmax(x, -1, False, out=out),
-        "gelu": lambda: torch._C._nn.gelu(x, out=out),
-        "rmsnorm": rmsnorm,
-    }
     results = []
     with torch.no_grad():
-        for threads in (1, 2):
-            torch.set_num_threads(threads)
-            for name, fn in ops.items():
-                s = best_time(fn)
-                results.append({"op": name, "threads": threads, "elemsPerSec": n / s, "ms": s * 1e3})
-    print(json.dumps({"version": torch.__version__, "threads_available": torch.get_num_threads(), "results": results}))
+        for shape in a.shapes.split(","):
+            rows, cols = (int(v) for v in shape.split("x"))
+            x = torch.rand(rows, cols, dtype=torch.float32) - 0.5
+            w = torch.rand(cols, dtype=torch.float32) - 0.5
+            out = torch.empty_like(x)
+            n = x.numel()
+
+            def rmsnorm():
+                torch.mul(x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6), w, out=out)
+
+            ops = {
+                # out= variants so no output is allocated per call (as in ours)
+                "softmax": lambda: torch._softmax(x, -1, False, out=out),
+                "gelu": lambda: torch._C._nn.gelu(x, out=out),
+                "rmsnorm": rmsnorm,
+            }
+            for threads in (1, 2):
+                torch.set_num_threads(threads)
+                for name, fn in ops.items():
+                    s = best_time(fn)
+                    results.append({"op": name, "shape": f"{rows}x{cols}", "threads": threads, "elemsPerSec": n / s, "ms": s * 1e3})
+    print(json.dumps({"version": torch.__version__, "results": results}))
 
 
 if __name__ == "__main__":

@@ -9,9 +9,12 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
+const addonPath = join(root, "build", "Release", "chimera_native.node");
+
 function warn(msg) {
   console.warn(`\n[chimera] WARNING: native addon not built: ${msg}`);
-  console.warn("[chimera] Falling back to the pure-TypeScript reference backend (slower, same results).\n");
+  if (existsSync(addonPath)) console.warn("[chimera] An earlier build/Release/chimera_native.node is still there and will be used.\n");
+  else console.warn("[chimera] Falling back to the pure-TypeScript reference backend (slower, same results).\n");
 }
 
 if (process.env.CHIMERA_SKIP_NATIVE_BUILD === "1") {
@@ -50,7 +53,7 @@ if (r.error || r.status !== 0) {
   if (tail) console.warn(tail);
   process.exit(0);
 }
-if (!existsSync(join(root, "build", "Release", "chimera_native.node"))) {
+if (!existsSync(addonPath)) {
   warn("node-gyp succeeded but build/Release/chimera_native.node is missing");
   process.exit(0);
 }

@@ -7,9 +7,47 @@
 
 // ---- helpers ----------------------------------------------------------------------------------
 
+/** Single-vector maps (row kernels): f takes and returns VF. */
+template <class F>
+static inline void map1s(const float* x, float* y, size_t n, F f) {
+  size_t i = 0;
+  for (; i + W <= n; i += W) vstore(y + i, f(vload(x + i)));
+  if (i < n) vstoren(y + i, f(vloadn(x + i, n - i)), n - i);
+}
+
+template <class F>
+static inline void map2s(const float* a, const float* b, float* y, size_t n, F f) {
+  size_t i = 0;
+  for (; i + W <= n; i += W) vstore(y + i, f(vload(a + i), vload(b + i)));
+  if (i < n) vstoren(y + i, f(vloadn(a + i, n - i), vloadn(b + i, n - i)), n - i);
+}
+
+template <class F>
+static inline void map3s(const float* a, const float* b, const float* c, float* y, size_t n, F f) {
+  size_t i = 0;
+  for (; i + W <= n; i += W) vstore(y + i, f(vload(a + i), vload(b + i), vload(c + i)));
+  if (i < n) vstoren(y + i, f(vloadn(a + i, n - i), vloadn(b + i, n - i), vloadn(c + i, n - i)), n - i);
+}
+
+/**
+ * Elementwise maps with KI vectors interleaved per step (see vmath.h): f is a generic lambda
+ * called with VN<KI> in the main loop and with VF for the remainder and the masked tail.
+ * Constants inside f are written T(c) with T = decltype of an argument.
+ */
+#ifndef CHIMERA_KI
+#define CHIMERA_KI 4
+#endif
+constexpr int KI = CHIMERA_KI;
+
 template <class F>
 static inline void map1(const float* x, float* y, size_t n, F f) {
   size_t i = 0;
+  for (; i + KI * W <= n; i += KI * W) {
+    VN<KI> a;
+    for (int k = 0; k < KI; k++) a.v[k] = vload(x + i + k * W);
+    const VN<KI> r = f(a);
+    for (int k = 0; k < KI; k++) vstore(y + i + k * W, r.v[k]);
+  }
   for (; i + W <= n; i += W) vstore(y + i, f(vload(x + i)));
   if (i < n) vstoren(y + i, f(vloadn(x + i, n - i)), n - i);
 }
@@ -17,6 +55,15 @@ static inline void map1(const float* x, float* y, size_t n, F f) {
 template <class F>
 static inline void map2(const float* a, const float* b, float* y, size_t n, F f) {
   size_t i = 0;
+  for (; i + KI * W <= n; i += KI * W) {
+    VN<KI> u, v;
+    for (int k = 0; k < KI; k++) {
+      u.v[k] = vload(a + i + k * W);
+      v.v[k] = vload(b + i + k * W);
+    }
+    const VN<KI> r = f(u, v);
+    for (int k = 0; k < KI; k++) vstore(y + i + k * W, r.v[k]);
+  }
   for (; i + W <= n; i += W) vstore(y + i, f(vload(a + i), vload(b + i)));
   if (i < n) vstoren(y + i, f(vloadn(a + i, n - i), vloadn(b + i, n - i)), n - i);
 }
@@ -24,33 +71,47 @@ static inline void map2(const float* a, const float* b, float* y, size_t n, F f)
 template <class F>
 static inline void map3(const float* a, const float* b, const float* c, float* y, size_t n, F f) {
   size_t i = 0;
+  for (; i + KI * W <= n; i += KI * W) {
+    VN<KI> u, v, w;
+    for (int k = 0; k < KI; k++) {
+      u.v[k] = vload(a + i + k * W);
+      v.v[k] = vload(b + i + k * W);
+      w.v[k] = vload(c + i + k * W);
+    }
+    const VN<KI> r = f(u, v, w);
+    for (int k = 0; k < KI; k++) vstore(y + i + k * W, r.v[k]);
+  }
   for (; i + W <= n; i += W) vstore(y + i, f(vload(a + i), vload(b + i), vload(c + i)));
   if (i < n) vstoren(y + i, f(vloadn(a + i, n - i), vloadn(b + i, n - i), vloadn(c + i, n - i)), n - i);
 }
 
 // ---- unary -----------------------------------------------------------------------------------
 
+/** The type of a (generic) lambda argument, for writing constants as T(c). */
+#define T_OF(x) std::decay_t<decltype(x)>
+
 static void k_unary(int op, const float* x, float* y, size_t n) {
   switch (op) {
-    case U_NEG: map1(x, y, n, [](VF v) { return -v; }); break;
-    case U_ABS: map1(x, y, n, [](VF v) { return vabs(v); }); break;
-    case U_EXP: map1(x, y, n, [](VF v) { return vexp(v); }); break;
-    case U_LOG: map1(x, y, n, [](VF v) { return vlog(v); }); break;
-    case U_SQRT: map1(x, y, n, [](VF v) { return vsqrt(v); }); break;
-    case U_RSQRT: map1(x, y, n, [](VF v) { return vset1(1.0f) / vsqrt(v); }); break;
-    case U_SQUARE: map1(x, y, n, [](VF v) { return v * v; }); break;
-    case U_RECIP: map1(x, y, n, [](VF v) { return vset1(1.0f) / v; }); break;
-    case U_TANH: map1(x, y, n, [](VF v) { return vtanh(v); }); break;
-    case U_SIGMOID: map1(x, y, n, [](VF v) { return vsigmoid(v); }); break;
-    case U_RELU: map1(x, y, n, [](VF v) { return vselect(vgt(v, vzero()), v, vzero()); }); break;
-    case U_SILU: map1(x, y, n, [](VF v) { return v / (vset1(1.0f) + vexp(-v)); }); break;
-    case U_GELU: map1(x, y, n, [](VF v) { return vgelu(v); }); break;
-    case U_GELU_TANH: map1(x, y, n, [](VF v) { return v * vgeluTanhGate(v); }); break;
+    case U_NEG: map1(x, y, n, [](auto v) { return -v; }); break;
+    case U_ABS: map1(x, y, n, [](auto v) { return vabs(v); }); break;
+    case U_EXP: map1(x, y, n, [](auto v) { return vexp(v); }); break;
+    case U_LOG: map1s(x, y, n, [](VF v) { return vlog(v); }); break;
+    case U_SQRT: map1(x, y, n, [](auto v) { return vsqrt(v); }); break;
+    case U_RSQRT: map1(x, y, n, [](auto v) { return T_OF(v)(1.0f) / vsqrt(v); }); break;
+    case U_SQUARE: map1(x, y, n, [](auto v) { return v * v; }); break;
+    case U_RECIP: map1(x, y, n, [](auto v) { return T_OF(v)(1.0f) / v; }); break;
+    case U_TANH: map1(x, y, n, [](auto v) { return vtanh(v); }); break;
+    case U_SIGMOID: map1(x, y, n, [](auto v) { return vsigmoid(v); }); break;
+    case U_RELU: map1(x, y, n, [](auto v) { return vselect(vgt(v, T_OF(v)(0.0f)), v, T_OF(v)(0.0f)); }); break;
+    case U_SILU: map1(x, y, n, [](auto v) { return v / (T_OF(v)(1.0f) + vexp(-v)); }); break;
+    case U_GELU: map1(x, y, n, [](auto v) { return vgelu(v); }); break;
+    case U_GELU_TANH: map1(x, y, n, [](auto v) { return v * vgeluTanhGate(v); }); break;
     case U_SOFTPLUS:
-      map1(x, y, n, [](VF v) {
-        const VF mid = vmax(v, vzero()) + vlog1p_pos(vexp(-vabs(v)));
-        VF r = vselect(vgt(v, vset1(20.0f)), v, mid);
-        return vselect(vlt(v, vset1(-20.0f)), vexp(v), r);
+      map1(x, y, n, [](auto v) {
+        using V = T_OF(v);
+        const V mid = vmax(v, V(0.0f)) + vlog1p_pos(vexp(-vabs(v)));
+        const V r = vselect(vgt(v, V(20.0f)), v, mid);
+        return vselect(vlt(v, V(-20.0f)), vexp(v), r);
       });
       break;
     case U_SIN:
@@ -65,35 +126,40 @@ static void k_unary(int op, const float* x, float* y, size_t n) {
 
 static void k_unaryBackward(int op, const float* x, const float* y, const float* gy, float* gx, size_t n) {
   switch (op) {
-    case U_NEG: map1(gy, gx, n, [](VF g) { return -g; }); break;
+    case U_NEG: map1(gy, gx, n, [](auto g) { return -g; }); break;
     case U_ABS:
-      map2(x, gy, gx, n, [](VF v, VF g) { return g * (vone(vgt(v, vzero())) - vone(vlt(v, vzero()))); });
+      map2(x, gy, gx, n, [](auto v, auto g) {
+        using V = T_OF(v);
+        return g * (vone(vgt(v, V(0.0f))) - vone(vlt(v, V(0.0f))));
+      });
       break;
-    case U_EXP: map2(y, gy, gx, n, [](VF t, VF g) { return g * t; }); break;
-    case U_LOG: map2(x, gy, gx, n, [](VF v, VF g) { return g / v; }); break;
-    case U_SQRT: map2(y, gy, gx, n, [](VF t, VF g) { return g * (vset1(0.5f) / t); }); break;
-    case U_RSQRT: map2(y, gy, gx, n, [](VF t, VF g) { return g * (vset1(-0.5f) * t * t * t); }); break;
-    case U_SQUARE: map2(x, gy, gx, n, [](VF v, VF g) { return g * (v + v); }); break;
-    case U_RECIP: map2(y, gy, gx, n, [](VF t, VF g) { return g * -(t * t); }); break;
-    case U_TANH: map2(y, gy, gx, n, [](VF t, VF g) { return g * vfnma(t, t, vset1(1.0f)); }); break;
-    case U_SIGMOID: map2(y, gy, gx, n, [](VF t, VF g) { return g * (t * (vset1(1.0f) - t)); }); break;
-    case U_RELU: map2(x, gy, gx, n, [](VF v, VF g) { return g * vone(vgt(v, vzero())); }); break;
+    case U_EXP: map2(y, gy, gx, n, [](auto t, auto g) { return g * t; }); break;
+    case U_LOG: map2(x, gy, gx, n, [](auto v, auto g) { return g / v; }); break;
+    case U_SQRT: map2(y, gy, gx, n, [](auto t, auto g) { return g * (T_OF(t)(0.5f) / t); }); break;
+    case U_RSQRT: map2(y, gy, gx, n, [](auto t, auto g) { return g * (T_OF(t)(-0.5f) * t * t * t); }); break;
+    case U_SQUARE: map2(x, gy, gx, n, [](auto v, auto g) { return g * (v + v); }); break;
+    case U_RECIP: map2(y, gy, gx, n, [](auto t, auto g) { return g * -(t * t); }); break;
+    case U_TANH: map2(y, gy, gx, n, [](auto t, auto g) { return g * vfnma(t, t, T_OF(t)(1.0f)); }); break;
+    case U_SIGMOID: map2(y, gy, gx, n, [](auto t, auto g) { return g * (t * (T_OF(t)(1.0f) - t)); }); break;
+    case U_RELU: map2(x, gy, gx, n, [](auto v, auto g) { return g * vone(vgt(v, T_OF(v)(0.0f))); }); break;
     case U_SILU:
-      map2(x, gy, gx, n, [](VF v, VF g) {
-        const VF s = vsigmoid(v);
-        return g * (s * vfma(v, vset1(1.0f) - s, vset1(1.0f)));
+      map2(x, gy, gx, n, [](auto v, auto g) {
+        using V = T_OF(v);
+        const V s = vsigmoid(v);
+        return g * (s * vfma(v, V(1.0f) - s, V(1.0f)));
       });
       break;
-    case U_GELU: map2(x, gy, gx, n, [](VF v, VF g) { return g * vgeluDeriv(v); }); break;
+    case U_GELU: map2(x, gy, gx, n, [](auto v, auto g) { return g * vgeluDeriv(v); }); break;
     case U_GELU_TANH:
-      map2(x, gy, gx, n, [](VF v, VF g) {
+      map2(x, gy, gx, n, [](auto v, auto g) {
         // d/dx x·σ(2u) = σ + 2x·σ(1−σ)·u', u' = √(2/π)(1 + 3·0.044715x²)
-        const VF s = vgeluTanhGate(v);
-        const VF du = vset1(0.79788456080286536f) * vfma(vset1(3.0f * 0.044715f) * v, v, vset1(1.0f));
-        return g * vfma((v + v) * s * (vset1(1.0f) - s), du, s);
+        using V = T_OF(v);
+        const V s = vgeluTanhGate(v);
+        const V du = V(0.79788456080286536f) * vfma(V(3.0f * 0.044715f) * v, v, V(1.0f));
+        return g * vfma((v + v) * s * (V(1.0f) - s), du, s);
       });
       break;
-    case U_SOFTPLUS: map2(x, gy, gx, n, [](VF v, VF g) { return g * vsigmoid(v); }); break;
+    case U_SOFTPLUS: map2(x, gy, gx, n, [](auto v, auto g) { return g * vsigmoid(v); }); break;
     case U_SIN:
       for (size_t i = 0; i < n; i++) gx[i] = static_cast<float>(gy[i] * std::cos(static_cast<double>(x[i])));
       break;
@@ -111,11 +177,11 @@ static inline void binLoop(const float* a, int sa, const float* b, int sb, float
   if (sa && sb) {
     map2(a, b, out, n, f);
   } else if (sa) {
-    const VF bv = vset1(*b);
-    map1(a, out, n, [&](VF v) { return f(v, bv); });
+    const float bs = *b;
+    map1(a, out, n, [&](auto v) { return f(v, T_OF(v)(bs)); });
   } else if (sb) {
-    const VF av = vset1(*a);
-    map1(b, out, n, [&](VF v) { return f(av, v); });
+    const float as = *a;
+    map1(b, out, n, [&](auto v) { return f(T_OF(v)(as), v); });
   } else {
     float r[W];
     vstore(r, f(vset1(*a), vset1(*b)));
@@ -125,21 +191,21 @@ static inline void binLoop(const float* a, int sa, const float* b, int sb, float
 
 static void k_binaryRow(int op, const float* a, int sa, const float* b, int sb, float* out, size_t n) {
   switch (op) {
-    case B_ADD: binLoop(a, sa, b, sb, out, n, [](VF x, VF y) { return x + y; }); break;
-    case B_SUB: binLoop(a, sa, b, sb, out, n, [](VF x, VF y) { return x - y; }); break;
-    case B_MUL: binLoop(a, sa, b, sb, out, n, [](VF x, VF y) { return x * y; }); break;
-    case B_DIV: binLoop(a, sa, b, sb, out, n, [](VF x, VF y) { return x / y; }); break;
+    case B_ADD: binLoop(a, sa, b, sb, out, n, [](auto x, auto y) { return x + y; }); break;
+    case B_SUB: binLoop(a, sa, b, sb, out, n, [](auto x, auto y) { return x - y; }); break;
+    case B_MUL: binLoop(a, sa, b, sb, out, n, [](auto x, auto y) { return x * y; }); break;
+    case B_DIV: binLoop(a, sa, b, sb, out, n, [](auto x, auto y) { return x / y; }); break;
     case B_MAX:
-      binLoop(a, sa, b, sb, out, n, [](VF x, VF y) { return vselect(mor(visnan(x), visnan(y)), x + y, vselect(vge(x, y), x, y)); });
+      binLoop(a, sa, b, sb, out, n, [](auto x, auto y) { return vselect(mor(visnan(x), visnan(y)), x + y, vselect(vge(x, y), x, y)); });
       break;
     case B_MIN:
-      binLoop(a, sa, b, sb, out, n, [](VF x, VF y) { return vselect(mor(visnan(x), visnan(y)), x + y, vselect(vle(x, y), x, y)); });
+      binLoop(a, sa, b, sb, out, n, [](auto x, auto y) { return vselect(mor(visnan(x), visnan(y)), x + y, vselect(vle(x, y), x, y)); });
       break;
-    case B_GT: binLoop(a, sa, b, sb, out, n, [](VF x, VF y) { return vone(vgt(x, y)); }); break;
-    case B_LT: binLoop(a, sa, b, sb, out, n, [](VF x, VF y) { return vone(vlt(x, y)); }); break;
-    case B_GE: binLoop(a, sa, b, sb, out, n, [](VF x, VF y) { return vone(vge(x, y)); }); break;
-    case B_LE: binLoop(a, sa, b, sb, out, n, [](VF x, VF y) { return vone(vle(x, y)); }); break;
-    case B_EQ: binLoop(a, sa, b, sb, out, n, [](VF x, VF y) { return vone(veq(x, y)); }); break;
+    case B_GT: binLoop(a, sa, b, sb, out, n, [](auto x, auto y) { return vone(vgt(x, y)); }); break;
+    case B_LT: binLoop(a, sa, b, sb, out, n, [](auto x, auto y) { return vone(vlt(x, y)); }); break;
+    case B_GE: binLoop(a, sa, b, sb, out, n, [](auto x, auto y) { return vone(vge(x, y)); }); break;
+    case B_LE: binLoop(a, sa, b, sb, out, n, [](auto x, auto y) { return vone(vle(x, y)); }); break;
+    case B_EQ: binLoop(a, sa, b, sb, out, n, [](auto x, auto y) { return vone(veq(x, y)); }); break;
     case B_POW: {
       for (size_t i = 0; i < n; i++)
         out[i] = static_cast<float>(std::pow(static_cast<double>(a[sa ? i : 0]), static_cast<double>(b[sb ? i : 0])));
@@ -150,17 +216,15 @@ static void k_binaryRow(int op, const float* a, int sa, const float* b, int sb, 
 }
 
 static void k_affine(const float* x, float* y, size_t n, float alpha, float s) {
-  const VF av = vset1(alpha), sv = vset1(s);
-  map1(x, y, n, [&](VF v) { return vfma(v, av, sv); });
+  map1(x, y, n, [&](auto v) { return vfma(v, T_OF(v)(alpha), T_OF(v)(s)); });
 }
 
 static void k_axpy(size_t n, float alpha, const float* x, float* y) {
-  const VF av = vset1(alpha);
-  map2(x, y, y, n, [&](VF xv, VF yv) { return vfma(av, xv, yv); });
+  map2(x, y, y, n, [&](auto xv, auto yv) { return vfma(T_OF(xv)(alpha), xv, yv); });
 }
 
 static void k_where(const float* c, const float* a, const float* b, float* out, size_t n) {
-  map3(c, a, b, out, n, [](VF cv, VF av, VF bv) { return vselect(vneq(cv, vzero()), av, bv); });
+  map3(c, a, b, out, n, [](auto cv, auto av, auto bv) { return vselect(vneq(cv, T_OF(cv)(0.0f)), av, bv); });
 }
 
 // ---- row reductions --------------------------------------------------------------------------
@@ -295,13 +359,13 @@ static void k_softmaxRow(const float* x, float* y, size_t cols) {
   }
   const float sum = static_cast<float>(static_cast<double>(hsum(s0)) + static_cast<double>(hsum(s1)));
   const VF inv = vset1(1.0f / sum);
-  map1(y, y, cols, [&](VF v) { return v * inv; });
+  map1s(y, y, cols, [&](VF v) { return v * inv; });
 }
 
 static void k_logSoftmaxRow(const float* x, float* y, size_t cols) {
   const float lse = static_cast<float>(k_logSumExpRow(x, cols));
   const VF lv = vset1(lse);
-  map1(x, y, cols, [&](VF v) { return v - lv; });
+  map1s(x, y, cols, [&](VF v) { return v - lv; });
 }
 
 static inline float dotRow(const float* a, const float* b, size_t n) {
@@ -330,17 +394,17 @@ static inline float sumRowF(const float* a, size_t n) {
 
 static void k_softmaxBackwardRow(const float* y, const float* gy, float* gx, size_t cols) {
   const VF dot = vset1(dotRow(gy, y, cols));
-  map2(y, gy, gx, cols, [&](VF yv, VF g) { return yv * (g - dot); });
+  map2s(y, gy, gx, cols, [&](VF yv, VF g) { return yv * (g - dot); });
 }
 
 static void k_logSoftmaxBackwardRow(const float* y, const float* gy, float* gx, size_t cols) {
   const VF s = vset1(sumRowF(gy, cols));
-  map2(y, gy, gx, cols, [&](VF yv, VF g) { return vfnma(vexp(yv), s, g); });
+  map2s(y, gy, gx, cols, [&](VF yv, VF g) { return vfnma(vexp(yv), s, g); });
 }
 
 static void k_scaledExpRow(const float* x, float lse, float g, float* out, size_t cols) {
   const VF lv = vset1(lse), gv = vset1(g);
-  map1(x, out, cols, [&](VF v) { return gv * vexp(v - lv); });
+  map1s(x, out, cols, [&](VF v) { return gv * vexp(v - lv); });
 }
 
 // ---- normalisation ---------------------------------------------------------------------------
@@ -351,9 +415,9 @@ static float k_rmsNormRow(const float* x, const float* w, float* y, size_t cols,
   const VF r = vset1(rstd);
   if (w) {
     const VF off = vset1(wOffset);
-    map2(x, w, y, cols, [&](VF xv, VF wv) { return xv * r * (off + wv); });
+    map2s(x, w, y, cols, [&](VF xv, VF wv) { return xv * r * (off + wv); });
   } else {
-    map1(x, y, cols, [&](VF xv) { return xv * r; });
+    map1s(x, y, cols, [&](VF xv) { return xv * r; });
   }
   return rstd;
 }
@@ -372,9 +436,9 @@ static void k_rmsNormBackwardRow(const float* x, const float* w, float rstd, con
   }
   const float dot = hsum(s0) / static_cast<float>(cols);
   const VF r = vset1(rstd), c = vset1(rstd * rstd * rstd * dot);
-  if (w) map3(x, w, gy, gx, cols, [&](VF xv, VF wv, VF g) { return vfnma(c, xv, r * g * (off + wv)); });
-  else map2(x, gy, gx, cols, [&](VF xv, VF g) { return vfnma(c, xv, r * g); });
-  if (gwAcc) map3(x, gy, gwAcc, gwAcc, cols, [&](VF xv, VF g, VF acc) { return vfma(g * xv, r, acc); });
+  if (w) map3s(x, w, gy, gx, cols, [&](VF xv, VF wv, VF g) { return vfnma(c, xv, r * g * (off + wv)); });
+  else map2s(x, gy, gx, cols, [&](VF xv, VF g) { return vfnma(c, xv, r * g); });
+  if (gwAcc) map3s(x, gy, gwAcc, gwAcc, cols, [&](VF xv, VF g, VF acc) { return vfma(g * xv, r, acc); });
 }
 
 static void k_layerNormRow(const float* x, const float* w, const float* b, float* y, size_t cols, float eps, float* meanOut, float* rstdOut) {
@@ -400,10 +464,10 @@ static void k_layerNormRow(const float* x, const float* w, const float* b, float
   *meanOut = mean;
   *rstdOut = rstd;
   const VF r = vset1(rstd);
-  if (w && b) map3(x, w, b, y, cols, [&](VF xv, VF wv, VF bv) { return vfma((xv - mv) * r, wv, bv); });
-  else if (w) map2(x, w, y, cols, [&](VF xv, VF wv) { return (xv - mv) * r * wv; });
-  else if (b) map2(x, b, y, cols, [&](VF xv, VF bv) { return vfma(xv - mv, r, bv); });
-  else map1(x, y, cols, [&](VF xv) { return (xv - mv) * r; });
+  if (w && b) map3s(x, w, b, y, cols, [&](VF xv, VF wv, VF bv) { return vfma((xv - mv) * r, wv, bv); });
+  else if (w) map2s(x, w, y, cols, [&](VF xv, VF wv) { return (xv - mv) * r * wv; });
+  else if (b) map2s(x, b, y, cols, [&](VF xv, VF bv) { return vfma(xv - mv, r, bv); });
+  else map1s(x, y, cols, [&](VF xv) { return (xv - mv) * r; });
 }
 
 static void k_layerNormBackwardRow(const float* x, const float* w, float mean, float rstd, const float* gy, float* gx, float* gwAcc, float* gbAcc, size_t cols) {
@@ -429,10 +493,10 @@ static void k_layerNormBackwardRow(const float* x, const float* w, float mean, f
   }
   const VF mg = vset1(hsum(sg) / static_cast<float>(cols));
   const VF mgx = vset1(hsum(sgx) / static_cast<float>(cols));
-  if (w) map3(x, w, gy, gx, cols, [&](VF xv, VF wv, VF g) { return r * vfnma((xv - mv) * r, mgx, g * wv - mg); });
-  else map2(x, gy, gx, cols, [&](VF xv, VF g) { return r * vfnma((xv - mv) * r, mgx, g - mg); });
-  if (gwAcc) map3(x, gy, gwAcc, gwAcc, cols, [&](VF xv, VF g, VF acc) { return vfma(g, (xv - mv) * r, acc); });
-  if (gbAcc) map2(gy, gbAcc, gbAcc, cols, [](VF g, VF acc) { return acc + g; });
+  if (w) map3s(x, w, gy, gx, cols, [&](VF xv, VF wv, VF g) { return r * vfnma((xv - mv) * r, mgx, g * wv - mg); });
+  else map2s(x, gy, gx, cols, [&](VF xv, VF g) { return r * vfnma((xv - mv) * r, mgx, g - mg); });
+  if (gwAcc) map3s(x, gy, gwAcc, gwAcc, cols, [&](VF xv, VF g, VF acc) { return vfma(g, (xv - mv) * r, acc); });
+  if (gbAcc) map2s(gy, gbAcc, gbAcc, cols, [](VF g, VF acc) { return acc + g; });
 }
 
 // ---- AdamW -----------------------------------------------------------------------------------

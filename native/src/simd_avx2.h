@@ -1,6 +1,12 @@
 // 8-lane float vector wrapper over AVX2+FMA; same interface as simd_avx512.h.
 constexpr int W = 8;
-struct VF { __m256 v; };
+/** One vector of W floats. Converts from a raw register and from a float (broadcast). */
+struct VF {
+  __m256 v;
+  VF() = default;
+  VF(__m256 x) : v(x) {}
+  VF(float c) : v(_mm256_set1_ps(c)) {}
+};
 struct VI { __m256i v; };
 struct VM { __m256 v; };
 

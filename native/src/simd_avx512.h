@@ -2,7 +2,13 @@
 // isa_avx512.cc under `#pragma GCC target`; the generic kernels (vmath.h, kernels_impl.h) are
 // written against this interface and the 8-lane AVX2 twin in simd_avx2.h.
 constexpr int W = 16;
-struct VF { __m512 v; };
+/** One vector of W floats. Converts from a raw register and from a float (broadcast). */
+struct VF {
+  __m512 v;
+  VF() = default;
+  VF(__m512 x) : v(x) {}
+  VF(float c) : v(_mm512_set1_ps(c)) {}
+};
 struct VI { __m512i v; };
 using VM = __mmask16;
 

@@ -16,13 +16,16 @@
  *    trained here for --train-seconds): greedy tokens/s plain vs speculative, the acceptance rate,
  *    tokens per verify pass, and a check that both produce the same tokens.
  */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { ChimeraError } from "../errors.js";
+import { saveSafetensors } from "../io/safetensors.js";
 import { noGrad } from "../autograd/node.js";
 import { backward } from "../autograd/backward.js";
 import { backendName, kernelsFor } from "../backend/index.js";
 import { Generator, philoxUniform } from "../tensor/rng.js";
 import { bytesPerElement } from "../tensor/dtype.js";
-import { attnSub, ffnSub, model as modelConfig, mtpSub, pre, gqa, gatedDeltaNet, moe, parallelMtpHead, rmsnorm, rope, pattern } from "../config/index.js";
+import { attnSub, ffnSub, model as modelConfig, mtpSub, pre, gqa, gatedDeltaNet, moe, parallelMtpHead, rmsnorm, rope, pattern, toJsonText } from "../config/index.js";
 import type { ModelConfig } from "../config/types.js";
 import { buildModel, type CausalLM } from "../models/causal_lm.js";
 import { MoE } from "../layers/moe.js";
@@ -475,6 +478,8 @@ export interface DecodeBenchOptions {
   model?: string;
   /** Run folder trained with MTP for the speculative part (default: train one here). */
   specModel?: string;
+  /** Save the model trained here as a run folder (config.json, tokenizer.txt, model.safetensors). */
+  saveSpecModel?: string;
   batches: number[];
   steps: number;
   promptLen: number;
@@ -520,11 +525,18 @@ export async function runDecodeBench(o: DecodeBenchOptions): Promise<DecodeBench
       const run = loadRun(o.specModel);
       res.speculative = await specBench(run.model, run.tokenizer, o.specModel, { tokens: o.specTokens, log: o.log });
     } else {
-      const m: SpecModelOptions = { depth: o.mtpDepth };
+      const m: SpecModelOptions = { depth: o.mtpDepth, lossWeight: 1 };
       o.log(`bench decode: training a ${specConfig(m).name} (MTP depth ${o.mtpDepth}) on moby-dick for ${o.trainSeconds} s…`);
-      const t = trainSpecModel({ seconds: o.trainSeconds, model: m, seed: 1, log: o.log });
+      const t = trainSpecModel({ seconds: o.trainSeconds, model: m, lr: 3e-3, seed: 1, log: o.log });
+      if (o.saveSpecModel) {
+        mkdirSync(o.saveSpecModel, { recursive: true });
+        writeFileSync(join(o.saveSpecModel, "config.json"), toJsonText(specConfig(m)) + "\n");
+        writeFileSync(join(o.saveSpecModel, "tokenizer.txt"), "byte\n");
+        saveSafetensors(join(o.saveSpecModel, "model.safetensors"), t.model.stateDict());
+        o.log(`bench decode: saved the trained model to ${o.saveSpecModel} (use --spec-model ${o.saveSpecModel})`);
+      }
       res.speculative = await specBench(t.model, t.tokenizer, `${specConfig(m).name} (trained here)`, { tokens: o.specTokens, log: o.log });
-      res.speculative.trained = { steps: t.steps, seconds: t.seconds, loss: t.loss, lossMtp: t.lossMtp, data: "moby-dick, byte tokens, T 128, batch 8, AdamW lr 2e-3" };
+      res.speculative.trained = { steps: t.steps, seconds: t.seconds, loss: t.loss, lossMtp: t.lossMtp, data: "moby-dick, byte tokens, T 128, batch 8, AdamW lr 3e-3, MTP λ 1" };
     }
   }
   return res;

@@ -165,8 +165,8 @@ function selectRaw(x: Tensor, a: number, ids: Int32Array): Tensor {
   const out = empty(shape, x.dtype);
   const xd = x.dense();
   const kern = K(x);
-  if (outer === 1) kern.embedding(xd, ids, out.data, n, inner);
-  else for (let o = 0; o < outer; o++) kern.embedding(xd.subarray(o * len * inner, (o + 1) * len * inner), ids, out.data.subarray(o * n * inner, (o + 1) * n * inner), n, inner);
+  // one kernel call over all outer slices: row o·len + ids[i] of the [outer·len, inner] view
+  kern.embedding(xd, outer === 1 ? ids : outerIds(ids, outer, len), out.data, outer * n, inner);
   return out;
 }
 
@@ -175,8 +175,15 @@ function addRowsRaw(target: Tensor, a: number, ids: Int32Array, src: Arr): void 
   const [outer, len, inner] = split3(target.shape, a);
   const n = ids.length;
   const kern = K(target);
-  if (outer === 1) kern.embeddingBackward(src, ids, target.data, n, inner);
-  else for (let o = 0; o < outer; o++) kern.embeddingBackward(src.subarray(o * n * inner, (o + 1) * n * inner), ids, target.data.subarray(o * len * inner, (o + 1) * len * inner), n, inner);
+  kern.embeddingBackward(src, outer === 1 ? ids : outerIds(ids, outer, len), target.data, outer * n, inner);
+}
+
+/** ids repeated for each outer slice and offset into the flattened [outer·len] rows: o·len + ids[i]. */
+function outerIds(ids: Int32Array, outer: number, len: number): Int32Array {
+  const n = ids.length;
+  const all = new Int32Array(outer * n);
+  for (let o = 0; o < outer; o++) for (let i = 0; i < n; i++) all[o * n + i] = o * len + ids[i]!;
+  return all;
 }
 
 /**

@@ -101,14 +101,20 @@ export function writeInto(dst: Tensor, src: Tensor): void {
     dst.data.set(d.subarray(0, n), dst.offset);
     return;
   }
+  if (n === 0) return;
+  // rows of the last dim with an incremental offset; unit-stride rows are block copies
+  const len = shape[rank - 1]!;
+  const ls = dst.strides[rank - 1]!;
+  const rows = n / len;
   const idx = new Array<number>(rank).fill(0);
   let p = dst.offset;
-  for (let i = 0; i < n; i++) {
-    dst.data[p] = d[i]!;
-    for (let k = rank - 1; k >= 0; k--) {
-      idx[k]!++;
+  for (let r = 0; r < rows; r++) {
+    const o = r * len;
+    if (ls === 1 && len >= 8) dst.data.set(d.subarray(o, o + len), p);
+    else for (let j = 0; j < len; j++) dst.data[p + j * ls] = d[o + j]!;
+    for (let k = rank - 2; k >= 0; k--) {
       p += dst.strides[k]!;
-      if (idx[k]! < shape[k]!) break;
+      if (++idx[k]! < shape[k]!) break;
       p -= idx[k]! * dst.strides[k]!;
       idx[k] = 0;
     }

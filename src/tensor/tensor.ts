@@ -85,14 +85,22 @@ export class Tensor {
       return this.data.subarray(this.offset, this.offset + n);
     }
     const out = allocArray(this.dtype, n);
+    if (n === 0) return out;
+    // walk the rows of the last dim with an incremental offset; unit-stride rows are block copies
     const rank = this.rank;
+    const len = this.shape[rank - 1]!;
+    const ls = this.strides[rank - 1]!;
+    const rows = n / len;
     const idx = new Array<number>(rank).fill(0);
-    for (let i = 0; i < n; i++) {
-      let p = this.offset;
-      for (let d = 0; d < rank; d++) p += idx[d]! * this.strides[d]!;
-      out[i] = this.data[p]!;
-      for (let d = rank - 1; d >= 0; d--) {
+    let p = this.offset;
+    for (let r = 0; r < rows; r++) {
+      const o = r * len;
+      if (ls === 1 && len >= 8) out.set(this.data.subarray(p, p + len), o);
+      else for (let j = 0; j < len; j++) out[o + j] = this.data[p + j * ls]!;
+      for (let d = rank - 2; d >= 0; d--) {
+        p += this.strides[d]!;
         if (++idx[d]! < this.shape[d]!) break;
+        p -= idx[d]! * this.strides[d]!;
         idx[d] = 0;
       }
     }

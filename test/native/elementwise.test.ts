@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { assertClose } from "../helpers/gradcheck.js";
 import type { BinaryOp, UnaryOp } from "../../src/backend/kernels.js";
 import { contiguousStrides, broadcastStrides, broadcastShapes } from "../../src/tensor/shape.js";
-import { N, R, ODD, EDGES, rand, sameBits, skip, withEdges } from "./helpers.js";
+import { blasInfo } from "../../src/backend/index.js";
+import { N, R, ODD, EDGES, addon, rand, sameBits, skip, withEdges } from "./helpers.js";
 
 const UNARY: UnaryOp[] = ["neg", "abs", "exp", "log", "sqrt", "rsqrt", "square", "recip", "tanh", "sigmoid", "relu", "silu", "gelu", "gelu_tanh", "softplus", "sin", "cos"];
 const BINARY: BinaryOp[] = ["add", "sub", "mul", "div", "pow", "max", "min", "gt", "lt", "ge", "le", "eq"];
@@ -140,4 +141,38 @@ test("copyStrided ≡ reference: transposes, slices with offsets, broadcasts, sc
     sameBits(got, want, `copyStrided off=${off} shape=[${shape}] strides=[${strides}]`);
   }
   assert.throws(() => N.copyStrided(src, 3990, [20], [1], new Float32Array(20)), /needs|array/);
+});
+
+test("AVX2 kernel table (used on CPUs without AVX-512) ≡ reference", { skip }, () => {
+  const { avx512 } = blasInfo();
+  assert.ok(addon.setIsa("avx2"));
+  try {
+    for (const n of [7, 65, 257]) {
+      for (const op of UNARY) {
+        const x = op === "log" || op === "sqrt" || op === "rsqrt" ? rand(n, n, 0.01, 50) : withEdges(rand(n, n, -12, 12), [NaN, Infinity, -Infinity, 0]);
+        const got = new Float32Array(n), want = new Float32Array(n);
+        N.unary(op, x, got, n);
+        R.unary(op, x, want, n);
+        assertClose(got, want, 1e-6, op === "gelu" || op === "gelu_tanh" ? 1e-14 : 1e-20, `avx2 ${op}[${n}]`);
+        const gy = rand(n, 2), g1 = new Float32Array(n), g2 = new Float32Array(n);
+        N.unaryBackward(op, x, want, gy, g1, n);
+        R.unaryBackward(op, x, want, gy, g2, n);
+        assertClose(g1, g2, 1e-5, 1e-6, `avx2 ${op}'[${n}]`);
+      }
+      const rows = 3, x = rand(rows * n, n, -5, 5), s1 = new Float32Array(rows * n), s2 = new Float32Array(rows * n);
+      N.softmax(x, s1, rows, n);
+      R.softmax(x, s2, rows, n);
+      assertClose(s1, s2, 1e-6, 1e-7, `avx2 softmax ${rows}x${n}`);
+      const r1 = new Float32Array(rows), r2 = new Float32Array(rows);
+      N.rmsNorm(x, null, s1, r1, rows, n, 1e-6, 0);
+      R.rmsNorm(x, null, s2, r2, rows, n, 1e-6, 0);
+      assertClose(s1, s2, 1e-6, 1e-6, `avx2 rmsNorm ${rows}x${n}`);
+      const u1 = new Float32Array(n), u2 = new Float32Array(n);
+      N.uniform(u1, n, 5, 6, 2 ** 32 - 3);
+      R.uniform(u2, n, 5, 6, 2 ** 32 - 3);
+      sameBits(u1, u2, `avx2 uniform[${n}]`);
+    }
+  } finally {
+    addon.setIsa(avx512 ? "avx512" : "avx2");
+  }
 });

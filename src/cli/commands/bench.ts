@@ -9,6 +9,7 @@ import { parseArgs, numberFlag } from "../args.js";
 const DECODE_FLAGS = {
   model: { type: "string" },
   "spec-model": { type: "string" },
+  "save-spec-model": { type: "string" },
   batches: { type: "string" },
   steps: { type: "string" },
   "prompt-len": { type: "string" },
@@ -40,7 +41,8 @@ decode — inference benchmarks (docs/benchmarks.md "Inference"):
   3. speculative decoding with the MTP heads on a model trained with MTP: speed-up, acceptance.
   --model DIR            run folder for part 2 (default: random-weight ~100M hybrid)
   --spec-model DIR       run folder trained with MTP for part 3 (default: train one here)
-  --train-seconds S      training budget of that model (default 240)
+  --train-seconds S      training budget of that model (default 480)
+  --save-spec-model DIR  keep the model trained here as a run folder (for --spec-model later)
   --mtp-depth D          its MTP depth, i.e. D − 1 drafts per step (default 3)
   --batches LIST         batch sizes of part 2 (default 1,8)
   --steps N              timed decode steps per batch size (default 16)
@@ -76,10 +78,11 @@ async function decode(argv: string[]): Promise<number> {
   const res = await runDecodeBench({
     model: flags.model as string | undefined,
     specModel: flags["spec-model"] as string | undefined,
+    saveSpecModel: flags["save-spec-model"] as string | undefined,
     batches,
     steps: numberFlag("bench decode", flags, "steps", 16, { integer: true, min: 1, max: 10_000 }),
     promptLen: numberFlag("bench decode", flags, "prompt-len", 32, { integer: true, min: 1, max: 100_000 }),
-    trainSeconds: numberFlag("bench decode", flags, "train-seconds", 240, { min: 1, max: 86_400 }),
+    trainSeconds: numberFlag("bench decode", flags, "train-seconds", 480, { min: 1, max: 86_400 }),
     mtpDepth: numberFlag("bench decode", flags, "mtp-depth", 3, { integer: true, min: 2, max: 8 }),
     specTokens: numberFlag("bench decode", flags, "spec-tokens", 96, { integer: true, min: 2, max: 100_000 }),
     parts,
