@@ -13,7 +13,7 @@
  *
  * Timings are the best of several batches (robust to other load on the machine).
  */
-import { spawnSync } from "node:child_process";
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { existsSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, join } from "node:path";
@@ -30,12 +30,23 @@ const log = (s: string): void => {
   if (!JSON_OUT) console.log(s);
 };
 
-/** Best seconds per call of fn over `batches` batches of at least `minSec` each. */
+/** CPU seconds used by this process so far (all threads). */
+function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+let lastCpuPerCall = 0;
+/**
+ * Best wall seconds per call of fn over `batches` batches of at least `minSec` each; the
+ * process CPU seconds per call of that best batch are left in lastCpuPerCall.
+ */
 function time(fn: () => void, minSec = QUICK ? 0.05 : 0.25, batches = QUICK ? 2 : 5): number {
   fn();
   let best = Infinity;
   for (let b = 0; b < batches; b++) {
     let reps = 0;
+    const c0 = cpuSeconds();
     const t0 = process.hrtime.bigint();
     let dt = 0;
     do {
@@ -43,7 +54,10 @@ function time(fn: () => void, minSec = QUICK ? 0.05 : 0.25, batches = QUICK ? 2 
       reps++;
       dt = Number(process.hrtime.bigint() - t0) / 1e9;
     } while (dt < minSec);
-    best = Math.min(best, dt / reps);
+    if (dt / reps < best) {
+      best = dt / reps;
+      lastCpuPerCall = (cpuSeconds() - c0) / reps;
+    }
   }
   return best;
 }
@@ -65,50 +79,62 @@ const result: Record<string, unknown> = {
   machine: { cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, node: process.version, isa: info.isa ?? "none", openblas: info.openblas ?? "n/a" },
 };
 
-// ---- peak ----------------------------------------------------------------------------------------
+// ---- peak and matmul ------------------------------------------------------------------------------
+// The peak is re-measured between the matmul timings and the highest value is kept: on a shared
+// machine a single reading can be depressed by other load, which would inflate "% of peak".
 const peak: Record<number, number> = {};
-if (addon) {
-  for (const t of THREADS) peak[t] = Math.max(addon.fmaPeak(t, QUICK ? 0.1 : 0.3), addon.fmaPeak(t, QUICK ? 0.1 : 0.3));
-  result.peakGflops = peak;
-  log(`machine: ${String((result.machine as { cpu: string }).cpu)}, ${cpus().length} cores, kernels ${info.isa}`);
-  log(`peak (FMA loop): ${THREADS.map((t) => `${t} thread${t > 1 ? "s" : ""} ${peak[t]!.toFixed(1)} GFLOP/s`).join(", ")}`);
-} else {
-  log(`native addon not loaded: only reference timings`);
-}
-
-// ---- matmul --------------------------------------------------------------------------------------
+const probePeak = (t: number, sec: number): void => {
+  if (addon) peak[t] = Math.max(peak[t] ?? 0, addon.fmaPeak(t, sec));
+};
 interface MatmulRow {
   shape: string;
   blas: string;
   threads: number;
   gflops: number;
   pctPeak: number;
+  /** GFLOP per CPU-second (all threads): the work rate while our threads were running. */
+  cpuGflops: number;
 }
 const matmul: MatmulRow[] = [];
 const SHAPES: [number, number, number][] = QUICK ? [[512, 512, 512], [256, 768, 3072], [1, 4096, 4096]] : [[512, 512, 512], [1024, 1024, 1024], [2048, 2048, 2048], [256, 768, 3072], [1, 4096, 4096]];
 if (addon) {
+  log(`machine: ${String((result.machine as { cpu: string }).cpu)}, ${cpus().length} cores, kernels ${info.isa}`);
+  for (const t of THREADS) for (let i = 0; i < 2; i++) probePeak(t, QUICK ? 0.1 : 0.3);
   const N = withBackend("native", () => kernelsFor("float32"));
   const blases = info.openblasAvailable ? ["openblas", "builtin"] : ["builtin"];
-  log(`\nmatmul C[m,n] = A[m,k]·B[k,n] (GFLOP/s, % of peak for the thread count)`);
-  log(`${"m×k×n".padEnd(16)}${blases.flatMap((b) => THREADS.map((t) => `${b} ${t}t`.padStart(20))).join("")}`);
   for (const [m, k, n] of SHAPES) {
     const A = randArr(m * k, 1), B = randArr(k * n, 2), C = new Float32Array(m * n);
-    const cells: string[] = [];
     for (const blas of blases) {
       setBlas(blas as "openblas" | "builtin");
       for (const t of THREADS) {
         setThreads(t);
+        probePeak(t, QUICK ? 0.05 : 0.1);
         const s = time(() => N.gemm(false, false, m, n, k, 1, A, 0, k, B, 0, n, 0, C, 0, n), QUICK ? 0.1 : 0.4, QUICK ? 2 : 4);
-        const gflops = (2 * m * n * k) / s / 1e9;
-        const pct = (100 * gflops) / peak[t]!;
-        matmul.push({ shape: `${m}x${k}x${n}`, blas, threads: t, gflops, pctPeak: pct });
-        cells.push(`${gflops.toFixed(1)} (${pct.toFixed(0)}%)`.padStart(20));
+        matmul.push({ shape: `${m}x${k}x${n}`, blas, threads: t, gflops: (2 * m * n * k) / s / 1e9, pctPeak: 0, cpuGflops: (2 * m * n * k) / lastCpuPerCall / 1e9 });
       }
     }
+  }
+  for (const t of THREADS) for (let i = 0; i < 2; i++) probePeak(t, QUICK ? 0.1 : 0.3);
+  for (const r of matmul) r.pctPeak = (100 * r.gflops) / peak[r.threads]!;
+  setBlas(info.openblasAvailable ? "openblas" : "builtin");
+  result.peakGflops = peak;
+  result.matmul = matmul;
+  log(`peak (FMA loop, best reading): ${THREADS.map((t) => `${t} thread${t > 1 ? "s" : ""} ${peak[t]!.toFixed(1)} GFLOP/s`).join(", ")}`);
+  log(`\nmatmul C[m,n] = A[m,k]·B[k,n] (GFLOP/s, % of peak for the thread count)`);
+  log(`${"m×k×n".padEnd(16)}${blases.flatMap((b) => THREADS.map((t) => `${b} ${t}t`.padStart(20))).join("")}`);
+  for (const [m, k, n] of SHAPES) {
+    const cells = matmul.filter((r) => r.shape === `${m}x${k}x${n}`).map((r) => `${r.gflops.toFixed(1)} (${r.pctPeak.toFixed(0)}%)`.padStart(20));
     log(`${`${m}×${k}×${n}`.padEnd(16)}${cells.join("")}`);
   }
-  setBlas(info.openblasAvailable ? "openblas" : "builtin");
-  result.matmul = matmul;
+  log(`GFLOP per CPU-second, per core (work rate while our threads ran; % of the 1-thread peak)`);
+  for (const [m, k, n] of SHAPES) {
+    const cells = matmul
+      .filter((r) => r.shape === `${m}x${k}x${n}`)
+      .map((r) => `${r.cpuGflops.toFixed(1)} (${((100 * r.cpuGflops) / peak[1]!).toFixed(0)}%)`.padStart(20));
+    log(`${`${m}×${k}×${n}`.padEnd(16)}${cells.join("")}`);
+  }
+} else {
+  log(`native addon not loaded: only reference timings`);
 }
 
 // ---- dispatch overhead -----------------------------------------------------------------------------
@@ -127,19 +153,22 @@ const dispatch: Record<string, number> = {};
   };
   const a = new Tensor(Float32Array.of(1.5), [1]), b = new Tensor(Float32Array.of(2.5), [1]);
   const a64 = new Tensor(new Float32Array(64).fill(1.5), [64]), b64 = new Tensor(new Float32Array(64).fill(2.5), [64]);
-  const one = Float32Array.of(1), two = Float32Array.of(2), out = new Float32Array(1);
+  // 64 elements: above the ≤ 16-element cut-off, so the native table really calls the addon
+  const one = new Float32Array(64).fill(1), two = new Float32Array(64).fill(2), out = new Float32Array(64);
   for (const backend of addon ? (["native", "reference"] as const) : (["reference"] as const)) {
     withBackend(backend, () => {
       dispatch[`ops.add 1-elem (${backend})`] = perCall(() => ops.add(a, b));
       dispatch[`ops.add 64-elem (${backend})`] = perCall(() => ops.add(a64, b64));
       const K: Kernels = kernelsFor("float32");
-      dispatch[`kernel table binary add (${backend})`] = perCall(() => K.binary("add", one, [1], two, [1], out, [1]));
-      dispatch[`kernel table unary exp (${backend})`] = perCall(() => K.unary("exp", one, out, 1));
+      dispatch[`kernel table binary add 64 (${backend})`] = perCall(() => K.binary("add", one, [1], two, [1], out, [64]));
+      dispatch[`kernel table unary exp 64 (${backend})`] = perCall(() => K.unary("exp", one, out, 64));
     });
   }
   if (addon) {
     const f = addon.binarySame.bind(addon);
-    dispatch["raw addon binarySame"] = perCall(() => f(0, one, two, out, 1));
+    dispatch["raw addon binarySame 64"] = perCall(() => f(0, one, two, out, 64));
+    const g = addon.getThreads.bind(addon);
+    dispatch["raw addon call, no arguments"] = perCall(() => g());
   }
   log(`\ndispatch overhead (µs per call)`);
   for (const [k, v] of Object.entries(dispatch)) log(`  ${k.padEnd(40)} ${v.toFixed(3)}`);
@@ -150,23 +179,73 @@ const dispatch: Record<string, number> = {};
 // 3072-wide MLP activation)
 const ELEM_SHAPES: [number, number][] = QUICK ? [[1024, 4096]] : [[4096, 4096], [2048, 3072]];
 
-// ---- torch (run before and after our element kernels; the best of the two runs is kept) -------------
-interface TorchRun {
-  version: string;
-  results: { op: string; shape: string; threads: number; elemsPerSec: number }[];
+// ---- torch: a server process answering "op shape threads" requests, so that our timings and
+// torch's are taken alternately (fair under fluctuating machine load) --------------------------------
+interface TorchResult {
+  op: string;
+  shape: string;
+  threads: number;
+  elemsPerSec: number;
 }
-const torchRuns: TorchRun[] = [];
-let torchError = "";
-function runTorch(): void {
-  const here = dirname(fileURLToPath(import.meta.url));
-  let script = join(here, "torch_ops.py");
-  if (!existsSync(script)) script = join(here, "..", "..", "bench", "torch_ops.py");
-  const py = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-  const r = spawnSync(py, [script, "--shapes", ELEM_SHAPES.map(([a, b]) => `${a}x${b}`).join(",")], { encoding: "utf8" });
-  if (r.status !== 0) torchError = (r.stderr || r.error?.message || "failed").trim().split("\n").pop() ?? "failed";
-  else torchRuns.push(JSON.parse(r.stdout) as TorchRun);
+class TorchServer {
+  private proc: ChildProcessWithoutNullStreams;
+  private buf = "";
+  private waiting: ((line: string) => void)[] = [];
+  version = "";
+  error = "";
+  constructor() {
+    const here = dirname(fileURLToPath(import.meta.url));
+    let script = join(here, "torch_ops.py");
+    if (!existsSync(script)) script = join(here, "..", "..", "bench", "torch_ops.py");
+    const py = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+    const shapes = ELEM_SHAPES.map(([a, b]) => `${a}x${b}`).join(",");
+    this.proc = spawn(py, [script, "--serve", "--shapes", shapes, "--min-sec", QUICK ? "0.05" : "0.25", "--batches", QUICK ? "2" : "3"]);
+    this.proc.stdout.setEncoding("utf8");
+    this.proc.stdout.on("data", (d: string) => {
+      this.buf += d;
+      let i: number;
+      while ((i = this.buf.indexOf("\n")) >= 0) {
+        const line = this.buf.slice(0, i);
+        this.buf = this.buf.slice(i + 1);
+        this.waiting.shift()?.(line);
+      }
+    });
+    let err = "";
+    this.proc.stderr.on("data", (d: Buffer) => (err += String(d)));
+    this.proc.on("close", () => {
+      this.error = err.trim().split("\n").pop() || "torch server exited";
+      for (const w of this.waiting.splice(0)) w("");
+    });
+  }
+  private next(): Promise<string> {
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+  async ready(): Promise<boolean> {
+    const line = await this.next();
+    if (!line) return false;
+    this.version = (JSON.parse(line) as { version: string }).version;
+    return true;
+  }
+  async time(op: string, shape: string, threads: number): Promise<TorchResult | null> {
+    const p = this.next();
+    this.proc.stdin.write(`${op} ${shape} ${threads}\n`);
+    const line = await p;
+    return line ? (JSON.parse(line) as TorchResult) : null;
+  }
+  close(): void {
+    this.proc.stdin.end();
+  }
 }
-if (TORCH) runTorch();
+
+let torch: TorchServer | null = null;
+if (TORCH) {
+  torch = new TorchServer();
+  if (!(await torch.ready())) {
+    log(`\ntorch comparison skipped: ${torch.error}`);
+    result.torch = { error: torch.error };
+    torch = null;
+  }
+}
 
 // ---- element kernels ---------------------------------------------------------------------------------
 interface ElemRow {
@@ -178,6 +257,7 @@ interface ElemRow {
   gflops?: number;
 }
 const elem: ElemRow[] = [];
+const torchRows: { op: string; shape: string; threads: number; ours: number; torch: number; ratio: number }[] = [];
 {
   const backends: ("native" | "reference")[] = addon ? ["native"] : ["reference"];
   for (const [R, C] of ELEM_SHAPES) {
@@ -194,9 +274,17 @@ const elem: ElemRow[] = [];
           ["rmsnorm", () => K.rmsNorm(x, w, y, rstd, R, C, 1e-6, 0)],
         ];
         for (const [op, fn] of rows) {
-          const s = time(fn);
+          // alternate ours and torch's timings (3 rounds each when comparing), keep the best
+          let s = Infinity;
+          let torchRate = 0;
+          for (let round = 0; round < (torch && backend === "native" ? 3 : 1); round++) {
+            s = Math.min(s, time(fn, QUICK ? 0.05 : 0.25, 3));
+            const tr = torch && backend === "native" ? await torch.time(op, `${R}x${C}`, t) : null;
+            if (tr) torchRate = Math.max(torchRate, tr.elemsPerSec);
+          }
           elem.push({ op, shape: `${R}x${C}`, threads: t, backend, elemsPerSec: n / s });
-          log(`  ${op.padEnd(10)} ${backend} ${t}t  ${(n / s / 1e9).toFixed(2)} G elem/s   (${(s * 1e3).toFixed(2)} ms)`);
+          if (torchRate > 0) torchRows.push({ op, shape: `${R}x${C}`, threads: t, ours: n / s, torch: torchRate, ratio: n / s / torchRate });
+          log(`  ${op.padEnd(10)} ${backend} ${t}t  ${(n / s / 1e9).toFixed(2)} G elem/s   (${(s * 1e3).toFixed(2)} ms)${torchRate > 0 ? `   torch ${(torchRate / 1e9).toFixed(2)} G elem/s` : ""}`);
         }
       }
     }
@@ -220,30 +308,12 @@ const elem: ElemRow[] = [];
 }
 
 // ---- torch comparison ---------------------------------------------------------------------------------
-if (TORCH) {
-  runTorch();
-  if (torchRuns.length === 0) {
-    log(`\ntorch comparison skipped: ${torchError}`);
-    result.torch = { error: torchError };
-  } else {
-    const best = new Map<string, number>();
-    for (const run of torchRuns)
-      for (const t of run.results) {
-        const key = `${t.op}/${t.shape}/${t.threads}`;
-        best.set(key, Math.max(best.get(key) ?? 0, t.elemsPerSec));
-      }
-    const ratios: { op: string; shape: string; threads: number; ours: number; torch: number; ratio: number }[] = [];
-    log(`\nvs PyTorch ${torchRuns[0]!.version} CPU (ours / torch, elements/s; torch best of ${torchRuns.length} runs)`);
-    for (const [key, torchRate] of best) {
-      const [op, shape, th] = key.split("/") as [string, string, string];
-      const ours = elem.find((e) => e.op === op && e.shape === shape && e.threads === Number(th) && e.backend === "native");
-      if (!ours) continue;
-      const ratio = ours.elemsPerSec / torchRate;
-      ratios.push({ op, shape, threads: Number(th), ours: ours.elemsPerSec, torch: torchRate, ratio });
-      log(`  ${op.padEnd(10)} ${shape.padEnd(10)} ${th}t  ours ${(ours.elemsPerSec / 1e9).toFixed(2)}  torch ${(torchRate / 1e9).toFixed(2)} G elem/s  ratio ${ratio.toFixed(2)}`);
-    }
-    result.torch = { version: torchRuns[0]!.version, ratios };
-  }
+if (torch) {
+  torch.close();
+  log(`\nvs PyTorch ${torch.version} CPU (ours / torch, elements/s, best of 3 alternating rounds each)`);
+  for (const r of torchRows)
+    log(`  ${r.op.padEnd(10)} ${r.shape.padEnd(10)} ${r.threads}t  ours ${(r.ours / 1e9).toFixed(2)}  torch ${(r.torch / 1e9).toFixed(2)} G elem/s  ratio ${r.ratio.toFixed(2)}`);
+  result.torch = { version: torch.version, ratios: torchRows };
 }
 
 if (addon) setThreads(info.threads ?? getThreads());

@@ -86,12 +86,14 @@ static inline V vexpInRange(const V& xc) {
   V r = vfnma(n, V(0.693359375f), xc);
   r = vfnma(n, V(-2.12194440e-4f), r);
   // e^r on |r| ≤ ln2/2: degree-6 near-minimax polynomial (relative error 2e-8 with these float
-  // coefficients, fitted for this file), evaluated by Estrin's scheme (short dependency chains)
-  const V r2 = r * r, r4 = r2 * r2;
-  const V p01 = vfma(r, V(1.0f), V(1.0f));
-  const V p23 = vfma(r, V(0.16666419804096222f), V(0.49999991059303284f));
-  const V p45 = vfma(r, V(0.008374803699553013f), V(0.04166826978325844f));
-  const V p = vfma(vfma(V(0.0013834366109222174f), r2, p45), r4, vfma(p23, r2, p01));
+  // coefficients, fitted for this file), Horner form (the K-way interleaving supplies the ILP)
+  V p(0.0013834366109222174f);
+  p = vfma(p, r, V(0.008374803699553013f));
+  p = vfma(p, r, V(0.04166826978325844f));
+  p = vfma(p, r, V(0.16666419804096222f));
+  p = vfma(p, r, V(0.49999991059303284f));
+  p = vfma(p, r, V(1.0f));
+  p = vfma(p, r, V(1.0f));
   return vldexp(p, n);
 }
 
@@ -183,13 +185,16 @@ static inline V vPhi(const V& x) {
   // clamp z (erfc underflows long before); min(c, z) keeps a NaN z
   const V z = vmin(V(1e4f), vabs(x) * V(0.70710678118654752f));
   const V t = vrcpNR(vfma(z, V(0.5f), V(1.0f)));
-  const V t2 = t * t, t4 = t2 * t2, t8 = t4 * t4;
-  const V q01 = vfma(t, V(1.00002368f), V(-1.26551223f - 0.69314718055994531f));
-  const V q23 = vfma(t, V(0.09678418f), V(0.37409196f));
-  const V q45 = vfma(t, V(0.27886807f), V(-0.18628806f));
-  const V q67 = vfma(t, V(1.48851587f), V(-1.13520398f));
-  const V q89 = vfma(t, V(0.17087277f), V(-0.82215223f));
-  const V p = vfma(q89, t8, vfma(vfma(q67, t2, q45), t4, vfma(q23, t2, q01)));
+  V p(0.17087277f);
+  p = vfma(p, t, V(-0.82215223f));
+  p = vfma(p, t, V(1.48851587f));
+  p = vfma(p, t, V(-1.13520398f));
+  p = vfma(p, t, V(0.27886807f));
+  p = vfma(p, t, V(-0.18628806f));
+  p = vfma(p, t, V(0.09678418f));
+  p = vfma(p, t, V(0.37409196f));
+  p = vfma(p, t, V(1.00002368f));
+  p = vfma(p, t, V(-1.26551223f - 0.69314718055994531f));
   const V h = t * vexpInRange(vfnma(z, z, p));  // ½erfc(z); exponent ∈ [−1e8, 0]
   return vselect(vge(x, V(0.0f)), V(1.0f) - h, h);
 }

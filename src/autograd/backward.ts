@@ -3,10 +3,11 @@
  * node's backward once with its summed output gradients, accumulating into leaves' `.grad`.
  */
 import { Tensor } from "../tensor/tensor.js";
-import { shapeStr, sameShape } from "../tensor/shape.js";
+import { contiguousStrides, shapeStr, sameShape } from "../tensor/shape.js";
 import { OpError } from "../errors.js";
 import { debugCheck, isCheckFinite, noGrad, type GradNode } from "./node.js";
 import { kernelsFor } from "../backend/index.js";
+import { uninit } from "../ops/util.js";
 
 function addInto(target: Tensor, g: Tensor): void {
   // target is contiguous and owned by the accumulator
@@ -16,9 +17,19 @@ function addInto(target: Tensor, g: Tensor): void {
   else K.axpy(target.size, 1, g.dense(), target.data);
 }
 
+/** prev + g as a fresh, owned, contiguous tensor in one pass (instead of a copy, then an add). */
+function ownedSum(prev: Tensor, g: Tensor): Tensor {
+  const out = uninit(prev.shape, prev.dtype);
+  const cs = contiguousStrides(prev.shape);
+  kernelsFor(prev.dtype).binary("add", prev.dense(), cs, g.dense(), cs, out.data, prev.shape);
+  return out;
+}
+
 /** A fresh, owned, contiguous copy of g (so later in-place accumulation never aliases). */
 function ownedCopy(g: Tensor): Tensor {
-  return new Tensor(g.dense().slice(), g.shape);
+  const out = uninit(g.shape, g.dtype);
+  out.data.set(g.dense());
+  return out;
 }
 
 export interface BackwardOptions {
@@ -70,11 +81,7 @@ export function backward(roots: Tensor[], grads?: (Tensor | null)[], opts: Backw
       }
       const prev = slot[t.outputIndex];
       if (!prev) slot[t.outputIndex] = g;
-      else {
-        const sum = ownedCopy(prev);
-        addInto(sum, g);
-        slot[t.outputIndex] = sum;
-      }
+      else slot[t.outputIndex] = ownedSum(prev, g);
     } else if (t.requiresGrad) {
       if (!t.grad) t.grad = ownedCopy(g);
       else addInto(t.grad, g);

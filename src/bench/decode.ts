@@ -25,7 +25,7 @@ import { backward } from "../autograd/backward.js";
 import { backendName, kernelsFor } from "../backend/index.js";
 import { Generator, philoxUniform } from "../tensor/rng.js";
 import { bytesPerElement } from "../tensor/dtype.js";
-import { attnSub, ffnSub, model as modelConfig, mtpSub, pre, gqa, gatedDeltaNet, moe, parallelMtpHead, rmsnorm, rope, pattern, toJsonText } from "../config/index.js";
+import { attnSub, ffnSub, model as modelConfig, mtpSub, pre, gqa, gatedDeltaNet, moe, parallelMtpHead, rmsnorm, rope, pattern, swiglu, toJsonText } from "../config/index.js";
 import type { ModelConfig } from "../config/types.js";
 import { buildModel, type CausalLM } from "../models/causal_lm.js";
 import { MoE } from "../layers/moe.js";
@@ -306,14 +306,21 @@ export interface SpecModelOptions {
   /** MTP loss weight λ (default 0.5). */
   lossWeight?: number;
   superblocks?: number;
+  /** Feed-forward sublayers: "swiglu" (dense, the default) or "moe" (4 experts, top-2, as the flagship). */
+  ffn?: "swiglu" | "moe";
 }
 
-/** The model trained for the speculative part: the hybrid superblock (DeltaNet, MoE, GQA, MoE, MTP head) at d 192, byte vocabulary. */
+/**
+ * The model trained for the speculative part: the hybrid superblock (DeltaNet, FFN, GQA, FFN, MTP
+ * head) × 2 at d 192, byte vocabulary. The FFN is dense SwiGLU by default: with MoE a verify pass
+ * over T tokens routes to more experts than a one-token step, so it reads more weights (pass
+ * `ffn: "moe"` to measure that case).
+ */
 export function specConfig(o: SpecModelOptions): ModelConfig {
   const d = o.d ?? 192;
   const depth = o.depth;
   const norm = rmsnorm(1e-6);
-  const ffn = () => moe({ numExperts: 4, topK: 2, expertHidden: 2 * d, aux: { loadBalance: 0.001, zLoss: 0.001 } });
+  const ffn = () => (o.ffn === "moe" ? moe({ numExperts: 4, topK: 2, expertHidden: 2 * d, aux: { loadBalance: 0.001, zLoss: 0.001 } }) : swiglu(4 * d));
   const block = {
     sublayers: [
       attnSub(gatedDeltaNet({ numKeyHeads: 2, numValueHeads: 4, keyHeadDim: d / 4, valueHeadDim: d / 4, convKernel: 4, normEps: 1e-6 }), pre(norm), "linear_attn"),
@@ -324,7 +331,7 @@ export function specConfig(o: SpecModelOptions): ModelConfig {
     ],
   };
   return modelConfig({
-    name: "bench-spec-hybrid",
+    name: o.ffn === "moe" ? "bench-spec-hybrid-moe" : "bench-spec-hybrid",
     description: "speculative-decoding benchmark hybrid with MTP heads (byte vocabulary)",
     source: "src/bench/decode.ts",
     vocabSize: 257,
@@ -480,6 +487,8 @@ export interface DecodeBenchOptions {
   specModel?: string;
   /** Save the model trained here as a run folder (config.json, tokenizer.txt, model.safetensors). */
   saveSpecModel?: string;
+  /** FFN of the model trained here. */
+  specFfn: "swiglu" | "moe";
   batches: number[];
   steps: number;
   promptLen: number;
@@ -525,7 +534,7 @@ export async function runDecodeBench(o: DecodeBenchOptions): Promise<DecodeBench
       const run = loadRun(o.specModel);
       res.speculative = await specBench(run.model, run.tokenizer, o.specModel, { tokens: o.specTokens, log: o.log });
     } else {
-      const m: SpecModelOptions = { depth: o.mtpDepth, lossWeight: 1 };
+      const m: SpecModelOptions = { depth: o.mtpDepth, lossWeight: 1, ffn: o.specFfn };
       o.log(`bench decode: training a ${specConfig(m).name} (MTP depth ${o.mtpDepth}) on moby-dick for ${o.trainSeconds} s…`);
       const t = trainSpecModel({ seconds: o.trainSeconds, model: m, lr: 3e-3, seed: 1, log: o.log });
       if (o.saveSpecModel) {

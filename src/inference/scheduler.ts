@@ -287,15 +287,14 @@ export class Scheduler {
   }
 
   /**
-   * Stops admitting. With `cancelAfterMs`, requests still running after that long are cancelled.
-   * Resolves when every request has finished.
+   * Refuses new requests; queued and running ones carry on. With `cancelAfterMs`, those still
+   * unfinished after that long are cancelled. Resolves when every request has finished.
    */
   async shutdown(cancelAfterMs = Infinity): Promise<void> {
     this.closed = true;
-    for (const j of this.waiting.slice()) this.cancel(j);
     const timer = Number.isFinite(cancelAfterMs)
       ? setTimeout(() => {
-          for (const j of this.running.slice()) this.cancel(j);
+          for (const j of [...this.running, ...this.waiting]) this.cancel(j);
         }, cancelAfterMs)
       : null;
     while (this.running.length || this.waiting.length || this.looping) await new Promise((r) => setTimeout(r, 5));

@@ -10,6 +10,7 @@ const DECODE_FLAGS = {
   model: { type: "string" },
   "spec-model": { type: "string" },
   "save-spec-model": { type: "string" },
+  "spec-ffn": { type: "string" },
   batches: { type: "string" },
   steps: { type: "string" },
   "prompt-len": { type: "string" },
@@ -43,6 +44,7 @@ decode — inference benchmarks (docs/benchmarks.md "Inference"):
   --spec-model DIR       run folder trained with MTP for part 3 (default: train one here)
   --train-seconds S      training budget of that model (default 480)
   --save-spec-model DIR  keep the model trained here as a run folder (for --spec-model later)
+  --spec-ffn swiglu|moe  feed-forward of that model (default swiglu; moe = the flagship's routing)
   --mtp-depth D          its MTP depth, i.e. D − 1 drafts per step (default 3)
   --batches LIST         batch sizes of part 2 (default 1,8)
   --steps N              timed decode steps per batch size (default 16)
@@ -55,6 +57,11 @@ train — training throughput (forward + backward + AdamW) of a preset:
   --preset NAME          (default hybrid-tiny)   --batch B (8)   --seq T (128)
   --steps N (10)         --warmup N (3)        --torch SCRIPT  (run the PyTorch anchor too)
   --json`;
+
+function specFfn(v: unknown): "swiglu" | "moe" {
+  if (v === undefined || v === "swiglu" || v === "moe") return (v ?? "swiglu") as "swiglu" | "moe";
+  throw new UsageError(`chimera bench decode: --spec-ffn takes swiglu or moe (got '${String(v)}')`);
+}
 
 async function decode(argv: string[]): Promise<number> {
   const { flags, positional } = parseArgs("bench decode", argv, DECODE_FLAGS);
@@ -79,6 +86,7 @@ async function decode(argv: string[]): Promise<number> {
     model: flags.model as string | undefined,
     specModel: flags["spec-model"] as string | undefined,
     saveSpecModel: flags["save-spec-model"] as string | undefined,
+    specFfn: specFfn(flags["spec-ffn"]),
     batches,
     steps: numberFlag("bench decode", flags, "steps", 16, { integer: true, min: 1, max: 10_000 }),
     promptLen: numberFlag("bench decode", flags, "prompt-len", 32, { integer: true, min: 1, max: 100_000 }),

@@ -128,7 +128,11 @@ function hybrid(name: string, description: string, x: HybridDims, superblocks: n
         ? { kind: "sequential", depth: 1, lossWeight: 0.3, norm, block: { sublayers: [attnSub(attention(x), pre(norm)), ffnSub(moeFfn(x), pre(norm), "ffn")] } }
         : null,
     init: { std: 0.02 },
-    training: { optimizer: "adamw", lr: 3e-4, weightDecay: 0.1, beta1: 0.9, beta2: 0.95, gradClip: 1, gradientCheckpointing: x === FULL },
+    // small widths train well with a larger step; full width uses the usual 3e-4
+    training:
+      x === FULL
+        ? { optimizer: "adamw", lr: 3e-4, weightDecay: 0.1, beta1: 0.9, beta2: 0.95, gradClip: 1, gradientCheckpointing: true }
+        : { optimizer: "adamw", lr: 3e-3, weightDecay: 0.1, beta1: 0.9, beta2: 0.95, gradClip: 1, batchSize: 16, seqLen: 128 },
   });
 }
 

@@ -59,8 +59,12 @@ export function pagedAttention(a: PagedAttentionArgs): Arr {
   const scale = a.scale ?? 1 / Math.sqrt(D);
   const rep = Hq / Hkv;
   const out = allocArray(q instanceof Float64Array ? "float64" : "float32", B * Tq * Hq * Dv);
-  let scores = new Float64Array(64);
-  const acc = new Float64Array(Dv);
+  let scores = new Float64Array(64 * rep);
+  const acc = new Float64Array(rep * Dv);
+  const mx = new Float64Array(rep);
+  const den = new Float64Array(rep);
+  const wk = Hkv * D; // elements per slot (all kv heads)
+  const wv = Hkv * Dv;
   for (let b = 0; b < B; b++) {
     const table = seqs[b]!.tables[g]!;
     const n = kvLen[b]!;
@@ -69,47 +73,53 @@ export function pagedAttention(a: PagedAttentionArgs): Arr {
       const hi = Math.min(pos, n - 1);
       const lo = window > 0 ? Math.max(0, pos - window + 1) : 0;
       const cnt = hi - lo + 1;
-      if (cnt > scores.length) scores = new Float64Array(Math.max(cnt, 2 * scores.length));
-      for (let h = 0; h < Hq; h++) {
-        const kvh = Math.floor(h / rep);
-        const qo = ((b * Tq + t) * Hq + h) * D;
-        const oo = ((b * Tq + t) * Hq + h) * Dv;
-        let m = sinks ? sinks[h]! : -Infinity;
-        // pass 1: logits, block by block
+      if (cnt * rep > scores.length) scores = new Float64Array(Math.max(cnt * rep, 2 * scores.length));
+      // the `rep` query heads of one kv head read each key / value row once
+      for (let kvh = 0; kvh < Hkv; kvh++) {
+        const h0 = kvh * rep;
+        for (let r = 0; r < rep; r++) mx[r] = sinks ? sinks[h0 + r]! : -Infinity;
+        const qBase = ((b * Tq + t) * Hq + h0) * D;
+        // pass 1: logits, block by block through the table
         for (let j = lo; j <= hi; ) {
           const blk = Math.floor(j / bs);
-          const phys = table[blk]!;
+          const phys = table[blk];
           if (phys === undefined || phys < 0) throw new ChimeraError(`pagedAttention: position ${j} of sequence ${seqs[b]!.id} is not held (released or never written)`);
           const end = Math.min(hi, (blk + 1) * bs - 1);
-          for (; j <= end; j++) {
-            const ko = ((phys * bs + (j % bs)) * Hkv + kvh) * D;
-            let s = 0;
-            for (let d = 0; d < D; d++) s += q[qo + d]! * K[ko + d]!;
-            s *= scale;
-            scores[j - lo] = s;
-            if (s > m) m = s;
+          let ko = (phys * bs + (j - blk * bs)) * wk + kvh * D;
+          for (; j <= end; j++, ko += wk) {
+            for (let r = 0; r < rep; r++) {
+              const qo = qBase + r * D;
+              let sdot = 0;
+              for (let d = 0; d < D; d++) sdot += q[qo + d]! * K[ko + d]!;
+              sdot *= scale;
+              scores[r * cnt + j - lo] = sdot;
+              if (sdot > mx[r]!) mx[r] = sdot;
+            }
           }
-        }
-        if (cnt <= 0 || m === -Infinity) {
-          for (let d = 0; d < Dv; d++) out[oo + d] = 0;
-          continue;
         }
         // pass 2: exp-weighted values
         acc.fill(0);
-        let den = sinks ? Math.exp(sinks[h]! - m) : 0;
-        for (let j = lo; j <= hi; ) {
-          const blk = Math.floor(j / bs);
-          const phys = table[blk]!;
-          const end = Math.min(hi, (blk + 1) * bs - 1);
-          for (; j <= end; j++) {
-            const p = Math.exp(scores[j - lo]! - m);
-            den += p;
-            const vo = ((phys * bs + (j % bs)) * Hkv + kvh) * Dv;
-            for (let d = 0; d < Dv; d++) acc[d] += p * V[vo + d]!;
+        for (let r = 0; r < rep; r++) den[r] = sinks && mx[r]! > -Infinity ? Math.exp(sinks[h0 + r]! - mx[r]!) : 0;
+        if (cnt > 0)
+          for (let j = lo; j <= hi; ) {
+            const blk = Math.floor(j / bs);
+            const phys = table[blk]!;
+            const end = Math.min(hi, (blk + 1) * bs - 1);
+            let vo = (phys * bs + (j - blk * bs)) * wv + kvh * Dv;
+            for (; j <= end; j++, vo += wv)
+              for (let r = 0; r < rep; r++) {
+                if (mx[r] === -Infinity) continue;
+                const p = Math.exp(scores[r * cnt + j - lo]! - mx[r]!);
+                den[r] += p;
+                const ao = r * Dv;
+                for (let d = 0; d < Dv; d++) acc[ao + d] += p * V[vo + d]!;
+              }
           }
+        for (let r = 0; r < rep; r++) {
+          const oo = ((b * Tq + t) * Hq + h0 + r) * Dv;
+          const inv = cnt > 0 && mx[r]! > -Infinity && den[r]! > 0 ? 1 / den[r]! : 0;
+          for (let d = 0; d < Dv; d++) out[oo + d] = acc[r * Dv + d]! * inv;
         }
-        const inv = 1 / den;
-        for (let d = 0; d < Dv; d++) out[oo + d] = acc[d]! * inv;
       }
     }
   }
