@@ -169,7 +169,6 @@ export class Scheduler {
   readonly maxQueue: number;
   private readonly waiting: Job[] = [];
   private readonly running: Job[] = [];
-  private wake: (() => void) | null = null;
   private looping = false;
   private closed = false;
   private admitCounter = 0;
@@ -308,11 +307,6 @@ export class Scheduler {
   }
 
   private kick(): void {
-    if (this.wake) {
-      const w = this.wake;
-      this.wake = null;
-      w();
-    }
     if (!this.looping) {
       this.looping = true;
       setImmediate(() => void this.loop());

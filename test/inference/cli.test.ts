@@ -1,15 +1,20 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { buildModel } from "../../src/models/causal_lm.js";
 import { toJsonText } from "../../src/config/index.js";
 import { saveSafetensors } from "../../src/io/safetensors.js";
 import { tinyHybrid } from "./tiny.js";
 
-const ROOT = join(import.meta.dirname, "..", "..");
+/** The repository root (this file runs from test/ under tsx and from dist/test/ when compiled). */
+const ROOT = (() => {
+  let d = import.meta.dirname;
+  while (!existsSync(join(d, "package.json"))) d = dirname(d);
+  return d;
+})();
 const MAIN = join(ROOT, "src", "cli", "main.ts");
 let dir: string;
 
