@@ -12,6 +12,7 @@ export function writeFileAtomic(path: string, chunks: Uint8Array | string | (Uin
   const list = Array.isArray(chunks) ? chunks : [chunks];
   let fd: number;
   try {
+    mkdirSync(dir, { recursive: true });
     fd = openSync(tmp, "w");
   } catch (e) {
     throw new ChimeraError(`cannot write '${path}': ${(e as Error).message}`);

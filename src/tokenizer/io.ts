@@ -2,16 +2,8 @@
  * Small shared helpers for tokenizers: atomic file writes (temp file + rename, so a crash never
  * leaves a half-written `tokenizer.json`) and splitting text on special-token strings.
  */
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
-
-/** Writes `data` to `path` via a temporary file in the same folder and a rename. */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
+/** Atomic writes live in src/io/atomic.ts; re-exported for the tokenizer and data modules. */
+export { writeFileAtomic } from "../io/atomic.js";
 
 const patterns = new WeakMap<ReadonlyMap<string, number>, RegExp>();
 
