@@ -11,7 +11,9 @@
  *  - `--torch`: runs bench/torch_ops.py (PyTorch CPU, /usr/bin/python3) right after, on the
  *    same shapes and thread counts, and reports our throughput / torch's.
  *
- * Timings are the best of several batches (robust to other load on the machine).
+ * Timings are the best of many short batches (on a shared machine the best batch is the one
+ * least disturbed by other load); the peak is re-measured between matmul timings and the best
+ * reading kept.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -30,23 +32,12 @@ const log = (s: string): void => {
   if (!JSON_OUT) console.log(s);
 };
 
-/** CPU seconds used by this process so far (all threads). */
-function cpuSeconds(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-}
-
-let lastCpuPerCall = 0;
-/**
- * Best wall seconds per call of fn over `batches` batches of at least `minSec` each; the
- * process CPU seconds per call of that best batch are left in lastCpuPerCall.
- */
+/** Best wall seconds per call of fn over `batches` batches of at least `minSec` each. */
 function time(fn: () => void, minSec = QUICK ? 0.05 : 0.25, batches = QUICK ? 2 : 5): number {
   fn();
   let best = Infinity;
   for (let b = 0; b < batches; b++) {
     let reps = 0;
-    const c0 = cpuSeconds();
     const t0 = process.hrtime.bigint();
     let dt = 0;
     do {
@@ -54,10 +45,7 @@ function time(fn: () => void, minSec = QUICK ? 0.05 : 0.25, batches = QUICK ? 2 
       reps++;
       dt = Number(process.hrtime.bigint() - t0) / 1e9;
     } while (dt < minSec);
-    if (dt / reps < best) {
-      best = dt / reps;
-      lastCpuPerCall = (cpuSeconds() - c0) / reps;
-    }
+    best = Math.min(best, dt / reps);
   }
   return best;
 }
@@ -83,15 +71,8 @@ const result: Record<string, unknown> = {
 // The peak is re-measured between the matmul timings and the highest value is kept: on a shared
 // machine a single reading can be depressed by other load, which would inflate "% of peak".
 const peak: Record<number, number> = {};
-/** FMA-loop GFLOP per CPU-second (per core, whatever the load): the yardstick for cpuGflops. */
-let cpuPeak = 0;
 const probePeak = (t: number, sec: number): void => {
-  if (!addon) return;
-  const c0 = cpuSeconds(), w0 = process.hrtime.bigint();
-  const g = addon.fmaPeak(t, sec);
-  const wall = Number(process.hrtime.bigint() - w0) / 1e9, cpu = cpuSeconds() - c0;
-  peak[t] = Math.max(peak[t] ?? 0, g);
-  if (cpu > 0) cpuPeak = Math.max(cpuPeak, (g * wall) / cpu);
+  if (addon) peak[t] = Math.max(peak[t] ?? 0, addon.fmaPeak(t, sec));
 };
 interface MatmulRow {
   shape: string;
@@ -99,8 +80,6 @@ interface MatmulRow {
   threads: number;
   gflops: number;
   pctPeak: number;
-  /** GFLOP per CPU-second (all threads): the work rate while our threads were running. */
-  cpuGflops: number;
 }
 const matmul: MatmulRow[] = [];
 const SHAPES: [number, number, number][] = QUICK ? [[512, 512, 512], [256, 768, 3072], [1, 4096, 4096]] : [[512, 512, 512], [1024, 1024, 1024], [2048, 2048, 2048], [256, 768, 3072], [1, 4096, 4096]];
@@ -116,8 +95,9 @@ if (addon) {
       for (const t of THREADS) {
         setThreads(t);
         probePeak(t, QUICK ? 0.05 : 0.1);
-        const s = time(() => N.gemm(false, false, m, n, k, 1, A, 0, k, B, 0, n, 0, C, 0, n), QUICK ? 0.1 : 0.4, QUICK ? 2 : 4);
-        matmul.push({ shape: `${m}x${k}x${n}`, blas, threads: t, gflops: (2 * m * n * k) / s / 1e9, pctPeak: 0, cpuGflops: (2 * m * n * k) / lastCpuPerCall / 1e9 });
+        // many short batches: on a shared machine the best of them catches a quiet moment
+        const s = time(() => N.gemm(false, false, m, n, k, 1, A, 0, k, B, 0, n, 0, C, 0, n), QUICK ? 0.05 : 0.1, QUICK ? 3 : 12);
+        matmul.push({ shape: `${m}x${k}x${n}`, blas, threads: t, gflops: (2 * m * n * k) / s / 1e9, pctPeak: 0 });
       }
     }
   }
@@ -125,20 +105,12 @@ if (addon) {
   for (const r of matmul) r.pctPeak = (100 * r.gflops) / peak[r.threads]!;
   setBlas(info.openblasAvailable ? "openblas" : "builtin");
   result.peakGflops = peak;
-  result.peakGflopsPerCpuSecond = cpuPeak;
   result.matmul = matmul;
   log(`peak (FMA loop, best reading): ${THREADS.map((t) => `${t} thread${t > 1 ? "s" : ""} ${peak[t]!.toFixed(1)} GFLOP/s`).join(", ")}`);
   log(`\nmatmul C[m,n] = A[m,k]·B[k,n] (GFLOP/s, % of peak for the thread count)`);
   log(`${"m×k×n".padEnd(16)}${blases.flatMap((b) => THREADS.map((t) => `${b} ${t}t`.padStart(20))).join("")}`);
   for (const [m, k, n] of SHAPES) {
     const cells = matmul.filter((r) => r.shape === `${m}x${k}x${n}`).map((r) => `${r.gflops.toFixed(1)} (${r.pctPeak.toFixed(0)}%)`.padStart(20));
-    log(`${`${m}×${k}×${n}`.padEnd(16)}${cells.join("")}`);
-  }
-  log(`GFLOP per CPU-second, per core (work rate while our threads ran; % of the FMA loop's ${cpuPeak.toFixed(1)} per CPU-second)`);
-  for (const [m, k, n] of SHAPES) {
-    const cells = matmul
-      .filter((r) => r.shape === `${m}x${k}x${n}`)
-      .map((r) => `${r.cpuGflops.toFixed(1)} (${((100 * r.cpuGflops) / cpuPeak).toFixed(0)}%)`.padStart(20));
     log(`${`${m}×${k}×${n}`.padEnd(16)}${cells.join("")}`);
   }
 } else {
@@ -207,7 +179,7 @@ class TorchServer {
     if (!existsSync(script)) script = join(here, "..", "..", "bench", "torch_ops.py");
     const py = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
     const shapes = ELEM_SHAPES.map(([a, b]) => `${a}x${b}`).join(",");
-    this.proc = spawn(py, [script, "--serve", "--shapes", shapes, "--min-sec", QUICK ? "0.05" : "0.25", "--batches", QUICK ? "2" : "3"]);
+    this.proc = spawn(py, [script, "--serve", "--shapes", shapes, "--min-sec", QUICK ? "0.05" : "0.1", "--batches", QUICK ? "2" : "6"]);
     this.proc.stdout.setEncoding("utf8");
     this.proc.stdout.on("data", (d: string) => {
       this.buf += d;
@@ -286,7 +258,7 @@ const torchRows: { op: string; shape: string; threads: number; ours: number; tor
           let s = Infinity;
           let torchRate = 0;
           for (let round = 0; round < (torch && backend === "native" ? 3 : 1); round++) {
-            s = Math.min(s, time(fn, QUICK ? 0.05 : 0.25, 3));
+            s = Math.min(s, time(fn, QUICK ? 0.05 : 0.1, QUICK ? 2 : 6));
             const tr = torch && backend === "native" ? await torch.time(op, `${R}x${C}`, t) : null;
             if (tr) torchRate = Math.max(torchRate, tr.elemsPerSec);
           }
