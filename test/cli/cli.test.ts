@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync, chmodSync, readdirSync } from "node:fs";
+import { mkdtempSync, writeFileSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chimera } from "../helpers/cli.js";
@@ -48,16 +48,30 @@ test("train rejects bad input at once and leaves files untouched", () => {
     assert.match(r.stderr, re, args.join(" "));
     assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
   }
-  const ro = join(dir, "readonly");
+  // an output folder that cannot be created (its parent is a file)
   writeFileSync(join(dir, "placeholder"), "");
-  chmodSync(dir, 0o755);
-  if (process.getuid?.() !== 0) {
-    // root ignores permissions; the check only means something for other users
-    chmodSync(dir, 0o555);
-    const r = chimera(["train", "--preset", "hybrid-tiny", "--out", join(ro, "x"), "--quiet"]);
-    assert.equal(r.status, 2);
-    assert.match(r.stderr, /not writable/);
-    chmodSync(dir, 0o755);
-  }
+  const r = chimera(["train", "--preset", "hybrid-tiny", "--out", join(dir, "placeholder", "x"), "--quiet"]);
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /not writable/);
   assert.deepEqual(readdirSync(dir).sort(), ["empty.txt", "placeholder", "short.txt"].sort().concat(readdirSync(dir).includes("run") ? ["run"] : []).sort());
+});
+
+test("train refuses to clobber a run, and --resume refuses a different config, changing nothing", async () => {
+  const { tinyConfig } = await import("../helpers/tiny.js");
+  const { toJsonText } = await import("../../src/config/index.js");
+  const dir = mkdtempSync(join(tmpdir(), "cli-resume-"));
+  writeFileSync(join(dir, "c.txt"), "The sea was calm and the whale was near. ".repeat(60));
+  writeFileSync(join(dir, "a.json"), toJsonText(tinyConfig("hybrid-tiny", 257)));
+  writeFileSync(join(dir, "b.json"), toJsonText(tinyConfig("llama-tiny", 257)));
+  const base = ["train", "--data", join(dir, "c.txt"), "--tokenizer", "byte", "--steps", "2", "--batch-size", "2", "--seq-len", "16", "--eval-every", "0", "--out", join(dir, "run"), "--quiet"];
+  const first = chimera([...base, "--config", join(dir, "a.json")]);
+  assert.equal(first.status, 0, first.stderr);
+  const before = readFileSync(join(dir, "run", "config.json"), "utf8");
+  const again = chimera([...base, "--config", join(dir, "a.json")]);
+  assert.equal(again.status, 2);
+  assert.match(again.stderr, /already holds a run; pass --resume/);
+  const other = chimera([...base, "--config", join(dir, "b.json"), "--resume"]);
+  assert.equal(other.status, 2);
+  assert.match(other.stderr, /different config/);
+  assert.equal(readFileSync(join(dir, "run", "config.json"), "utf8"), before, "config.json untouched");
 });

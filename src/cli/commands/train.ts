@@ -4,7 +4,8 @@ import { existsSync, readFileSync } from "node:fs";
 import type { Command } from "../command.js";
 import { UsageError } from "../command.js";
 import { parseArgs, numberFlag } from "../args.js";
-import { loadConfig, costOf } from "../../config/index.js";
+import { loadConfig, costOf, toJsonText, type ModelConfig } from "../../config/index.js";
+import { ChimeraError } from "../../errors.js";
 import { loadDataset } from "../../data/index.js";
 import { buildModel } from "../../models/causal_lm.js";
 import { train } from "../../train/trainer.js";
@@ -21,6 +22,7 @@ const FLAGS = {
   time: { type: "string" },
   seed: { type: "string" },
   resume: { type: "boolean" },
+  overwrite: { type: "boolean" },
   "batch-size": { type: "string" },
   "seq-len": { type: "string" },
   lr: { type: "string" },
@@ -88,11 +90,25 @@ Monitoring:
   --checkpoint-every N     checkpoint every N steps (default 100; always at the end)
   --log-every N            metrics.jsonl line every N steps (default 10)
   --resume                 continue from the newest checkpoint in --out
+  --overwrite              start afresh in an --out folder that already holds a run
   --json                   print summary.json to stdout at the end
   --quiet                  no progress output
 
 Example:
   chimera train --preset hybrid-tiny --data moby-dick --time 10m --out runs/tiny`;
+
+/** On --resume, the run's saved config must equal the one asked for (vocabulary aside). */
+function assertSameConfig(outDir: string, cfg: ModelConfig): void {
+  const p = join(outDir, "config.json");
+  if (!existsSync(p)) return;
+  const saved = JSON.parse(readFileSync(p, "utf8")) as Record<string, unknown>;
+  const wanted = JSON.parse(toJsonText(cfg)) as Record<string, unknown>;
+  for (const key of new Set([...Object.keys(saved), ...Object.keys(wanted)])) {
+    if (key === "vocabSize") continue;
+    if (JSON.stringify(saved[key]) !== JSON.stringify(wanted[key]))
+      throw new ChimeraError(`chimera train --resume: the checkpoint in '${outDir}' is from a different config (field '${key}' differs from ${cfg.name}); nothing was changed`);
+  }
+}
 
 const command: Command = {
   name: "train",
@@ -114,7 +130,9 @@ const command: Command = {
       const rel = (JSON.parse(readFileSync(latest, "utf8")) as { dir: string }).dir;
       prev = (JSON.parse(readFileSync(join(outDir, rel, "state.json"), "utf8")) as { args: Record<string, unknown> }).args ?? {};
     }
-    const sticky = (name: string): boolean => !["resume", "json", "quiet"].includes(name);
+    if (!resume && !flags.overwrite && existsSync(latest))
+      throw new UsageError(`chimera train: '${outDir}' already holds a run; pass --resume to continue it or --overwrite to start afresh`);
+    const sticky = (name: string): boolean => !["resume", "overwrite", "json", "quiet"].includes(name);
     const get = (name: string): string | undefined =>
       flags[name] !== undefined ? String(flags[name]) : sticky(name) && prev[name] !== undefined ? String(prev[name]) : undefined;
     const f = { ...Object.fromEntries(Object.keys(FLAGS).map((k) => [k, get(k)])) } as Record<string, string | undefined>;
@@ -139,6 +157,7 @@ const command: Command = {
     if (f.dropout !== undefined) cfg = { ...cfg, embedding: { ...cfg.embedding, dropout: num("dropout", 0.1, { min: 0, max: 0.9 }) } };
 
     ensureWritableDir(outDir);
+    if (resume) assertSameConfig(outDir, cfg);
     const log = flags.quiet ? () => {} : (m: string) => process.stderr.write(m + "\n");
     const tokenizer = prepareTokenizer(f.tokenizer ?? "bpe", data, cfg.vocabSize, valFraction, outDir, log);
     cfg = withVocab(cfg, tokenizer.vocabSize);
