@@ -54,7 +54,7 @@ decode — inference benchmarks (docs/benchmarks.md "Inference"):
   --json                 print the results as JSON
 
 train — training throughput (forward + backward + AdamW) of a preset:
-  --preset NAME          (default hybrid-tiny)   --batch B (8)   --seq T (128)
+  --preset NAME          (default hybrid-tiny)   --batch B (8)   --seq T (256)
   --steps N (10)         --warmup N (3)        --torch SCRIPT  (run the PyTorch anchor too)
   --json`;
 
@@ -139,7 +139,7 @@ async function train(argv: string[]): Promise<number> {
   const res = mod.runTrainBench({
     preset: (flags.preset as string | undefined) ?? "hybrid-tiny",
     batch: numberFlag("bench train", flags, "batch", 8, { integer: true, min: 1 }),
-    seq: numberFlag("bench train", flags, "seq", 128, { integer: true, min: 1 }),
+    seq: numberFlag("bench train", flags, "seq", 256, { integer: true, min: 1 }),
     steps: numberFlag("bench train", flags, "steps", 10, { integer: true, min: 1 }),
     warmup: numberFlag("bench train", flags, "warmup", 3, { integer: true, min: 0 }),
     torchScript: (flags.torch as string | undefined) ?? null,
