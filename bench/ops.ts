@@ -218,6 +218,7 @@ class TorchServer {
 }
 
 let torch: TorchServer | null = null;
+const pause = new Int32Array(new SharedArrayBuffer(4));
 if (TORCH) {
   torch = new TorchServer();
   if (!(await torch.ready())) {
@@ -261,6 +262,7 @@ const torchRows: { op: string; shape: string; threads: number; ours: number; tor
             s = Math.min(s, time(fn, QUICK ? 0.05 : 0.1, QUICK ? 2 : 6));
             const tr = torch && backend === "native" ? await torch.time(op, `${R}x${C}`, t) : null;
             if (tr) torchRate = Math.max(torchRate, tr.elemsPerSec);
+            if (tr) Atomics.wait(pause, 0, 0, 250); // let torch's OpenMP workers stop spinning
           }
           elem.push({ op, shape: `${R}x${C}`, threads: t, backend, elemsPerSec: n / s });
           if (torchRate > 0) torchRows.push({ op, shape: `${R}x${C}`, threads: t, ours: n / s, torch: torchRate, ratio: n / s / torchRate });

@@ -1,7 +1,8 @@
-// Built-in SGEMM (compiled per ISA): BLIS-style blocking. For each NC-wide panel of op(B) and
-// KC-deep slice of k, op(B) is packed into NR-wide micro-panels and op(A) into MR-high
-// micro-panels (zero-padded), then an MR×NR register-blocked FMA micro-kernel sweeps the
-// tiles. Work is split over a 2-D grid of (MC rows × CB columns) blocks on the pool.
+// Built-in SGEMM (compiled per ISA): BLIS-style blocking. op(A) is packed into MR-high and
+// op(B) into NR-wide micro-panels (zero-padded), one KC-deep slice of k after another, and an
+// MR×NR register-blocked FMA micro-kernel sweeps the tiles. Work is split over a 2-D grid of
+// (MCB rows × CB columns) blocks on the pool; each block walks all k slices itself, so a product
+// needs only two pool barriers (pack, compute) per pair of packed panels.
 // Every C element is accumulated in the same order (fixed KC slicing, fixed kernel) whatever
 // the thread count or task split, so results are thread-count independent.
 // m == 1 or n == 1 go to a streaming GEMV path (memory-bound; no packing).
@@ -14,7 +15,6 @@ constexpr int NR = GEMM_NV * W;
 constexpr size_t KC = GEMM_KC;
 constexpr size_t MCB = GEMM_MC;  // rows per compute block (multiple of MR)
 constexpr size_t CB = GEMM_CB;   // columns per compute block (multiple of NR)
-constexpr size_t NC = 4096;      // columns per packed B panel (multiple of CB)
 
 struct AlignedBuf {
   float* p = nullptr;
@@ -33,6 +33,8 @@ struct AlignedBuf {
 };
 
 static thread_local AlignedBuf tlsA, tlsB, tlsX;
+
+static inline size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
 /** acc(MR×NR) = Σ_p A[p·MR + i]·B[p·NR + j]; C = alpha·acc + beta·C (beta == 0: C not read). */
 __attribute__((noinline)) static void ukernel(size_t kc, const float* __restrict Ap, const float* __restrict Bp, float* __restrict C, size_t ldc, float alpha, float beta) {
@@ -249,53 +251,67 @@ static void k_sgemm(const GemmArgs& g, bool threaded) {
     return;
   }
   const bool par = threaded && poolSize() > 1 && !inParallel() && static_cast<double>(m) * n * k >= 262144.0;
-  const size_t mp = (m + MR - 1) / MR;
-  const size_t kcMax = std::min(KC, k);
-  float* Ap = tlsA.get(mp * MR * kcMax);
-  float* Bp = tlsB.get(((std::min(NC, n) + NR - 1) / NR) * NR * kcMax);
-  const size_t mBlocks = (m + MCB - 1) / MCB;
-  for (size_t jc = 0; jc < n; jc += NC) {
-    const size_t nc = std::min(NC, n - jc);
+  // Panels of op(A) (MC_ALL rows × all of k) and op(B) (all of k × NC_ALL columns) are packed
+  // once, KC-deep slice after slice, so a compute task (MCB rows × CB columns) walks every slice
+  // without a barrier in between: two pool barriers per panel pair, however large k is.
+  // Packed slice s of micro-panel i lives at base + (s·panels + i)·MR·KC (NR for B).
+  const size_t slices = (k + KC - 1) / KC;
+  constexpr size_t kPackBudget = size_t(1) << 22;  // floats per packed operand (16 MB)
+  const size_t ncAll = std::max(CB, std::min(round_up(n, NR), (kPackBudget / (slices * KC)) / CB * CB));
+  const size_t mcAll = std::max(MCB, std::min(round_up(m, MR), (kPackBudget / (slices * KC)) / MCB * MCB));
+  const size_t mpMax = mcAll / MR, npMax = ncAll / NR;
+  float* Ap = tlsA.get(slices * mpMax * MR * KC);
+  float* Bp = tlsB.get(slices * npMax * NR * KC);
+  constexpr size_t PG = 8;  // micro-panels per packing task
+  for (size_t jc = 0; jc < n; jc += ncAll) {
+    const size_t nc = std::min(ncAll, n - jc);
     const size_t np = (nc + NR - 1) / NR;
     const size_t nBlocks = (nc + CB - 1) / CB;
-    for (size_t pc = 0; pc < k; pc += KC) {
-      const size_t kc = std::min(KC, k - pc);
-      const float betaEff = pc == 0 ? g.beta : 1.0f;
-      // pack: tasks of 8 micro-panels, A panels first then B panels
-      constexpr size_t PG = 8;
-      const size_t aTasks = (mp + PG - 1) / PG, bTasks = (np + PG - 1) / PG;
+    for (size_t ic = 0; ic < m; ic += mcAll) {
+      const size_t mc = std::min(mcAll, m - ic);
+      const size_t mp = (mc + MR - 1) / MR;
+      const size_t mBlocks = (mc + MCB - 1) / MCB;
+      // pack: A panels of this row chunk, and B panels on the first row chunk of each column panel
+      const size_t aGroups = (mp + PG - 1) / PG, bGroups = ic == 0 ? (np + PG - 1) / PG : 0;
+      const size_t packTasks = slices * (aGroups + bGroups);
       auto pack = [&](size_t t, int) {
-        if (t < aTasks) {
-          for (size_t ip = t * PG; ip < std::min(mp, (t + 1) * PG); ip++)
-            packA(g, ip * MR, std::min<size_t>(MR, m - ip * MR), pc, kc, Ap + ip * MR * kc);
+        const size_t sl = t / (aGroups + bGroups), r = t % (aGroups + bGroups);
+        const size_t pc = sl * KC, kc = std::min(KC, k - pc);
+        if (r < aGroups) {
+          for (size_t ip = r * PG; ip < std::min(mp, (r + 1) * PG); ip++)
+            packA(g, ic + ip * MR, std::min<size_t>(MR, mc - ip * MR), pc, kc, Ap + (sl * mpMax + ip) * MR * KC);
         } else {
-          t -= aTasks;
-          for (size_t jp = t * PG; jp < std::min(np, (t + 1) * PG); jp++)
-            packB(g, pc, kc, jc + jp * NR, std::min<size_t>(NR, nc - jp * NR), Bp + jp * NR * kc);
+          const size_t q = r - aGroups;
+          for (size_t jp = q * PG; jp < std::min(np, (q + 1) * PG); jp++)
+            packB(g, pc, kc, jc + jp * NR, std::min<size_t>(NR, nc - jp * NR), Bp + (sl * npMax + jp) * NR * KC);
         }
       };
       auto compute = [&](size_t t, int) {
         const size_t ib = t % mBlocks, jb = t / mBlocks;
-        const size_t i0 = ib * MCB, i1 = std::min(m, i0 + MCB);
+        const size_t i0 = ib * MCB, i1 = std::min(mc, i0 + MCB);
         const size_t j0 = jb * CB, j1 = std::min(nc, j0 + CB);
-        // the A micro-panel (MR×kc, broadcast operand) stays in L1 while B micro-panels stream
-        for (size_t i = i0; i < i1; i += MR) {
-          const float* A = Ap + (i / MR) * MR * kc;
-          const size_t mr = std::min<size_t>(MR, i1 - i);
-          for (size_t j = j0; j < j1; j += NR) {
-            const float* B = Bp + (j / NR) * NR * kc;
-            const size_t nr = std::min<size_t>(NR, j1 - j);
-            float* C = g.c + i * g.ldc + jc + j;
-            if (mr == static_cast<size_t>(MR) && nr == static_cast<size_t>(NR)) ukernel(kc, A, B, C, g.ldc, g.alpha, betaEff);
-            else ukernelEdge(kc, A, B, C, g.ldc, mr, nr, g.alpha, betaEff);
+        for (size_t sl = 0; sl < slices; sl++) {
+          const size_t kc = std::min(KC, k - sl * KC);
+          const float betaEff = sl == 0 ? g.beta : 1.0f;
+          // the A micro-panel (MR×kc, broadcast operand) stays in L1 while B micro-panels stream
+          for (size_t i = i0; i < i1; i += MR) {
+            const float* A = Ap + (sl * mpMax + i / MR) * MR * KC;
+            const size_t mr = std::min<size_t>(MR, i1 - i);
+            for (size_t j = j0; j < j1; j += NR) {
+              const float* B = Bp + (sl * npMax + j / NR) * NR * KC;
+              const size_t nr = std::min<size_t>(NR, j1 - j);
+              float* C = g.c + (ic + i) * g.ldc + jc + j;
+              if (mr == static_cast<size_t>(MR) && nr == static_cast<size_t>(NR)) ukernel(kc, A, B, C, g.ldc, g.alpha, betaEff);
+              else ukernelEdge(kc, A, B, C, g.ldc, mr, nr, g.alpha, betaEff);
+            }
           }
         }
       };
       if (par) {
-        parallelTasks(aTasks + bTasks, pack);
+        parallelTasks(packTasks, pack);
         parallelTasks(mBlocks * nBlocks, compute);
       } else {
-        for (size_t t = 0; t < aTasks + bTasks; t++) pack(t, 0);
+        for (size_t t = 0; t < packTasks; t++) pack(t, 0);
         for (size_t t = 0; t < mBlocks * nBlocks; t++) compute(t, 0);
       }
     }

@@ -154,3 +154,20 @@ test("gemm results do not depend on the thread count", { skip }, () => {
     setThreads(before);
   }
 });
+
+test("gemm: deep k with more rows / columns than one packed panel holds (sampled check)", { skip }, () => {
+  setBlas("builtin");
+  // k = 4096 → 16 KC slices; packed operands are capped at 2^22 floats, so 1100 rows (or
+  // columns) are processed in two panels
+  for (const [m, n, k] of [[1100, 40, 4096], [40, 1100, 4096]] as const) {
+    const A = rand(m * k, m), B = rand(k * n, n), C = rand(m * n, 3), C0 = C.slice();
+    N.gemm(false, true, m, n, k, 0.5, A, 0, k, B, 0, k, 0.25, C, 0, n);
+    for (let s = 0; s < 300; s++) {
+      const i = (s * 7919) % m, j = (s * 104729) % n;
+      let dot = 0;
+      for (let p = 0; p < k; p++) dot += A[i * k + p]! * B[j * k + p]!;
+      const want = 0.5 * dot + 0.25 * C0[i * n + j]!;
+      assert.ok(Math.abs(C[i * n + j]! - want) <= 1e-4 * Math.sqrt(k), `C[${i},${j}] = ${C[i * n + j]} vs ${want} (${m}x${n}x${k})`);
+    }
+  }
+});
