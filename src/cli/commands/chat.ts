@@ -6,21 +6,11 @@ import { parseArgs, numberFlag } from "../args.js";
 import { openRuntime } from "../../inference/runtime.js";
 import { RequestError } from "../../inference/scheduler.js";
 import { CHAT_STOPS, ReplyTrimmer, chatPrompt, type ChatTurn } from "../../inference/chat.js";
-import { engineFlags, samplingFlags } from "./generate.js";
+import { SAMPLING_FLAGS, engineFlags, samplingFlags } from "./generate.js";
 
 const FLAGS = {
-  model: { type: "string" },
+  ...SAMPLING_FLAGS,
   system: { type: "string" },
-  "max-tokens": { type: "string", alias: "n" },
-  temperature: { type: "string", alias: "t" },
-  "top-k": { type: "string" },
-  "top-p": { type: "string" },
-  "min-p": { type: "string" },
-  "repetition-penalty": { type: "string" },
-  seed: { type: "string" },
-  speculative: { type: "boolean" },
-  "block-size": { type: "string" },
-  "kv-blocks": { type: "string" },
 } as const;
 
 const help = `Usage: chimera chat --model <run-dir> [options]

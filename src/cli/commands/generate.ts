@@ -6,9 +6,9 @@ import { openRuntime } from "../../inference/runtime.js";
 import { RequestError } from "../../inference/scheduler.js";
 import type { SamplingOptions } from "../../inference/sampling.js";
 
-const FLAGS = {
+/** Flags shared by every command that samples from a model (generate, chat). */
+export const SAMPLING_FLAGS = {
   model: { type: "string" },
-  prompt: { type: "string", alias: "p" },
   "max-tokens": { type: "string", alias: "n" },
   temperature: { type: "string", alias: "t" },
   "top-k": { type: "string" },
@@ -16,12 +16,17 @@ const FLAGS = {
   "min-p": { type: "string" },
   "repetition-penalty": { type: "string" },
   seed: { type: "string" },
-  stop: { type: "string", multiple: true },
-  "ignore-eos": { type: "boolean" },
-  logprobs: { type: "string" },
   speculative: { type: "boolean" },
   "block-size": { type: "string" },
   "kv-blocks": { type: "string" },
+} as const;
+
+const FLAGS = {
+  ...SAMPLING_FLAGS,
+  prompt: { type: "string", alias: "p" },
+  stop: { type: "string", multiple: true },
+  "ignore-eos": { type: "boolean" },
+  logprobs: { type: "string" },
   json: { type: "boolean" },
 } as const;
 
