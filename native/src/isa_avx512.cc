@@ -18,6 +18,8 @@ namespace chimera {
 namespace isa_avx512 {
 #include "simd_avx512.h"
 #include "vmath.h"
+// 32 vector registers: interleave 8 vectors in the elementwise maps (AVX2 keeps 4)
+#define CHIMERA_KI 8
 #include "kernels_impl.h"
 #define GEMM_MR 6
 #define GEMM_NV 4

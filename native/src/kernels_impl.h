@@ -33,6 +33,8 @@ static inline void map3s(const float* a, const float* b, const float* c, float* 
  * Elementwise maps with KI vectors interleaved per step (see vmath.h): f is a generic lambda
  * called with VN<KI> in the main loop and with VF for the remainder and the masked tail.
  * Constants inside f are written T(c) with T = decltype of an argument.
+ * Each instantiation is its own function with everything flattened into it: when these were
+ * inlined into the big op switches, GCC left f out of line (VN<KI> passed through memory).
  */
 #ifndef CHIMERA_KI
 #define CHIMERA_KI 4
@@ -40,7 +42,7 @@ static inline void map3s(const float* a, const float* b, const float* c, float* 
 constexpr int KI = CHIMERA_KI;
 
 template <class F>
-static inline void map1(const float* x, float* y, size_t n, F f) {
+__attribute__((noinline, flatten)) static void map1(const float* x, float* y, size_t n, F f) {
   size_t i = 0;
   for (; i + KI * W <= n; i += KI * W) {
     VN<KI> a;
@@ -53,7 +55,7 @@ static inline void map1(const float* x, float* y, size_t n, F f) {
 }
 
 template <class F>
-static inline void map2(const float* a, const float* b, float* y, size_t n, F f) {
+__attribute__((noinline, flatten)) static void map2(const float* a, const float* b, float* y, size_t n, F f) {
   size_t i = 0;
   for (; i + KI * W <= n; i += KI * W) {
     VN<KI> u, v;
@@ -69,7 +71,7 @@ static inline void map2(const float* a, const float* b, float* y, size_t n, F f)
 }
 
 template <class F>
-static inline void map3(const float* a, const float* b, const float* c, float* y, size_t n, F f) {
+__attribute__((noinline, flatten)) static void map3(const float* a, const float* b, const float* c, float* y, size_t n, F f) {
   size_t i = 0;
   for (; i + KI * W <= n; i += KI * W) {
     VN<KI> u, v, w;
