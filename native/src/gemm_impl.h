@@ -5,7 +5,8 @@
 // needs only two pool barriers (pack, compute) per pair of packed panels.
 // Every C element is accumulated in the same order (fixed KC slicing, fixed kernel) whatever
 // the thread count or task split, so results are thread-count independent.
-// m == 1 or n == 1 go to a streaming GEMV path (memory-bound; no packing).
+// m == 1 or n == 1 go to a streaming GEMV path (memory-bound; no packing), 2 ≤ m ≤ 16 to the
+// streaming few-row path of gemm_small.h.
 //
 // Expects GEMM_MR, GEMM_NV (vectors per row of the tile), GEMM_KC, GEMM_MC, GEMM_CB defined.
 
@@ -233,6 +234,8 @@ static void gemv(size_t kk, size_t nn, float alpha, const float* x, size_t incx,
   }
 }
 
+#include "gemm_small.h"
+
 static void k_sgemm(const GemmArgs& g, bool threaded) {
   const size_t m = g.m, n = g.n, k = g.k;
   if (m == 0 || n == 0) return;
@@ -248,6 +251,11 @@ static void k_sgemm(const GemmArgs& g, bool threaded) {
   if (n == 1) {
     // op(A) × column vector
     gemv(k, m, g.alpha, g.b, g.transB ? 1 : g.ldb, g.a, g.lda, g.transA, g.beta, g.c, g.ldc, threaded);
+    return;
+  }
+  if (smallGemmTakes(g)) {
+    // few rows (batched decode): stream op(B) once, no packing (gemm_small.h)
+    smallGemm(g, threaded);
     return;
   }
   const bool par = threaded && poolSize() > 1 && !inParallel() && static_cast<double>(m) * n * k >= 262144.0;
