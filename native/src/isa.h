@@ -38,8 +38,9 @@ struct IsaTable {
   const char* name;
   int width;
   // ---- elementwise over n contiguous elements ----
-  void (*unary)(int op, const float* x, float* y, size_t n);
-  void (*unaryBackward)(int op, const float* x, const float* y, const float* gy, float* gx, size_t n);
+  /** stream: non-temporal output stores (for outputs much larger than the caches). */
+  void (*unary)(int op, const float* x, float* y, size_t n, bool stream);
+  void (*unaryBackward)(int op, const float* x, const float* y, const float* gy, float* gx, size_t n, bool stream);
   /** out[j] = a[j·sa] ⊙ b[j·sb], sa, sb ∈ {0, 1}. */
   void (*binaryRow)(int op, const float* a, int sa, const float* b, int sb, float* out, size_t n);
   void (*affine)(const float* x, float* y, size_t n, float alpha, float s);

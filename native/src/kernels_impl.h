@@ -41,22 +41,47 @@ static inline void map3s(const float* a, const float* b, const float* c, float* 
 #endif
 constexpr int KI = CHIMERA_KI;
 
-template <class F>
+/**
+ * Output stores of the elementwise maps. NT = true streams them past the caches (non-temporal
+ * stores): for outputs far larger than the caches this saves the read-for-ownership of every
+ * output line, a third of the memory traffic of a unary map. The head of y up to a vector
+ * boundary is written with one masked store first, as streaming stores need aligned addresses.
+ */
+template <bool NT>
+static inline size_t mapHead(float* y, size_t n) {
+  if (!NT) return 0;
+  const size_t mis = (reinterpret_cast<uintptr_t>(y) / sizeof(float)) % W;
+  return mis ? std::min(n, W - mis) : 0;
+}
+template <bool NT>
+static inline void vstoreo(float* p, VF a) {
+  if constexpr (NT) vstream(p, a);
+  else vstore(p, a);
+}
+template <bool NT>
+static inline void mapDone() {
+  if constexpr (NT) _mm_sfence();  // order the streaming stores before the pool's completion signal
+}
+
+template <bool NT = false, class F>
 __attribute__((noinline, flatten)) static void map1(const float* x, float* y, size_t n, F f) {
-  size_t i = 0;
+  size_t i = mapHead<NT>(y, n);
+  if (i) vstoren(y, f(vloadn(x, i)), i);
   for (; i + KI * W <= n; i += KI * W) {
     VN<KI> a;
     for (int k = 0; k < KI; k++) a.v[k] = vload(x + i + k * W);
     const VN<KI> r = f(a);
-    for (int k = 0; k < KI; k++) vstore(y + i + k * W, r.v[k]);
+    for (int k = 0; k < KI; k++) vstoreo<NT>(y + i + k * W, r.v[k]);
   }
-  for (; i + W <= n; i += W) vstore(y + i, f(vload(x + i)));
+  for (; i + W <= n; i += W) vstoreo<NT>(y + i, f(vload(x + i)));
   if (i < n) vstoren(y + i, f(vloadn(x + i, n - i)), n - i);
+  mapDone<NT>();
 }
 
-template <class F>
+template <bool NT = false, class F>
 __attribute__((noinline, flatten)) static void map2(const float* a, const float* b, float* y, size_t n, F f) {
-  size_t i = 0;
+  size_t i = mapHead<NT>(y, n);
+  if (i) vstoren(y, f(vloadn(a, i), vloadn(b, i)), i);
   for (; i + KI * W <= n; i += KI * W) {
     VN<KI> u, v;
     for (int k = 0; k < KI; k++) {
@@ -64,10 +89,11 @@ __attribute__((noinline, flatten)) static void map2(const float* a, const float*
       v.v[k] = vload(b + i + k * W);
     }
     const VN<KI> r = f(u, v);
-    for (int k = 0; k < KI; k++) vstore(y + i + k * W, r.v[k]);
+    for (int k = 0; k < KI; k++) vstoreo<NT>(y + i + k * W, r.v[k]);
   }
-  for (; i + W <= n; i += W) vstore(y + i, f(vload(a + i), vload(b + i)));
+  for (; i + W <= n; i += W) vstoreo<NT>(y + i, f(vload(a + i), vload(b + i)));
   if (i < n) vstoren(y + i, f(vloadn(a + i, n - i), vloadn(b + i, n - i)), n - i);
+  mapDone<NT>();
 }
 
 template <class F>
@@ -92,24 +118,25 @@ __attribute__((noinline, flatten)) static void map3(const float* a, const float*
 /** The type of a (generic) lambda argument, for writing constants as T(c). */
 #define T_OF(x) std::decay_t<decltype(x)>
 
-static void k_unary(int op, const float* x, float* y, size_t n) {
+template <bool NT>
+static void k_unaryT(int op, const float* x, float* y, size_t n) {
   switch (op) {
-    case U_NEG: map1(x, y, n, [](auto v) { return -v; }); break;
-    case U_ABS: map1(x, y, n, [](auto v) { return vabs(v); }); break;
-    case U_EXP: map1(x, y, n, [](auto v) { return vexp(v); }); break;
+    case U_NEG: map1<NT>(x, y, n, [](auto v) { return -v; }); break;
+    case U_ABS: map1<NT>(x, y, n, [](auto v) { return vabs(v); }); break;
+    case U_EXP: map1<NT>(x, y, n, [](auto v) { return vexp(v); }); break;
     case U_LOG: map1s(x, y, n, [](VF v) { return vlog(v); }); break;
-    case U_SQRT: map1(x, y, n, [](auto v) { return vsqrt(v); }); break;
-    case U_RSQRT: map1(x, y, n, [](auto v) { return T_OF(v)(1.0f) / vsqrt(v); }); break;
-    case U_SQUARE: map1(x, y, n, [](auto v) { return v * v; }); break;
-    case U_RECIP: map1(x, y, n, [](auto v) { return T_OF(v)(1.0f) / v; }); break;
-    case U_TANH: map1(x, y, n, [](auto v) { return vtanh(v); }); break;
-    case U_SIGMOID: map1(x, y, n, [](auto v) { return vsigmoid(v); }); break;
-    case U_RELU: map1(x, y, n, [](auto v) { return vselect(vgt(v, T_OF(v)(0.0f)), v, T_OF(v)(0.0f)); }); break;
-    case U_SILU: map1(x, y, n, [](auto v) { return v / (T_OF(v)(1.0f) + vexp(-v)); }); break;
-    case U_GELU: map1(x, y, n, [](auto v) { return vgelu(v); }); break;
-    case U_GELU_TANH: map1(x, y, n, [](auto v) { return v * vgeluTanhGate(v); }); break;
+    case U_SQRT: map1<NT>(x, y, n, [](auto v) { return vsqrt(v); }); break;
+    case U_RSQRT: map1<NT>(x, y, n, [](auto v) { return T_OF(v)(1.0f) / vsqrt(v); }); break;
+    case U_SQUARE: map1<NT>(x, y, n, [](auto v) { return v * v; }); break;
+    case U_RECIP: map1<NT>(x, y, n, [](auto v) { return T_OF(v)(1.0f) / v; }); break;
+    case U_TANH: map1<NT>(x, y, n, [](auto v) { return vtanh(v); }); break;
+    case U_SIGMOID: map1<NT>(x, y, n, [](auto v) { return vsigmoid(v); }); break;
+    case U_RELU: map1<NT>(x, y, n, [](auto v) { return vselect(vgt(v, T_OF(v)(0.0f)), v, T_OF(v)(0.0f)); }); break;
+    case U_SILU: map1<NT>(x, y, n, [](auto v) { return v / (T_OF(v)(1.0f) + vexp(-v)); }); break;
+    case U_GELU: map1<NT>(x, y, n, [](auto v) { return vgelu(v); }); break;
+    case U_GELU_TANH: map1<NT>(x, y, n, [](auto v) { return v * vgeluTanhGate(v); }); break;
     case U_SOFTPLUS:
-      map1(x, y, n, [](auto v) {
+      map1<NT>(x, y, n, [](auto v) {
         using V = T_OF(v);
         const V mid = vmax(v, V(0.0f)) + vlog1p_pos(vexp(-vabs(v)));
         const V r = vselect(vgt(v, V(20.0f)), v, mid);
@@ -126,34 +153,35 @@ static void k_unary(int op, const float* x, float* y, size_t n) {
   }
 }
 
-static void k_unaryBackward(int op, const float* x, const float* y, const float* gy, float* gx, size_t n) {
+template <bool NT>
+static void k_unaryBackwardT(int op, const float* x, const float* y, const float* gy, float* gx, size_t n) {
   switch (op) {
-    case U_NEG: map1(gy, gx, n, [](auto g) { return -g; }); break;
+    case U_NEG: map1<NT>(gy, gx, n, [](auto g) { return -g; }); break;
     case U_ABS:
-      map2(x, gy, gx, n, [](auto v, auto g) {
+      map2<NT>(x, gy, gx, n, [](auto v, auto g) {
         using V = T_OF(v);
         return g * (vone(vgt(v, V(0.0f))) - vone(vlt(v, V(0.0f))));
       });
       break;
-    case U_EXP: map2(y, gy, gx, n, [](auto t, auto g) { return g * t; }); break;
-    case U_LOG: map2(x, gy, gx, n, [](auto v, auto g) { return g / v; }); break;
-    case U_SQRT: map2(y, gy, gx, n, [](auto t, auto g) { return g * (T_OF(t)(0.5f) / t); }); break;
-    case U_RSQRT: map2(y, gy, gx, n, [](auto t, auto g) { return g * (T_OF(t)(-0.5f) * t * t * t); }); break;
-    case U_SQUARE: map2(x, gy, gx, n, [](auto v, auto g) { return g * (v + v); }); break;
-    case U_RECIP: map2(y, gy, gx, n, [](auto t, auto g) { return g * -(t * t); }); break;
-    case U_TANH: map2(y, gy, gx, n, [](auto t, auto g) { return g * vfnma(t, t, T_OF(t)(1.0f)); }); break;
-    case U_SIGMOID: map2(y, gy, gx, n, [](auto t, auto g) { return g * (t * (T_OF(t)(1.0f) - t)); }); break;
-    case U_RELU: map2(x, gy, gx, n, [](auto v, auto g) { return g * vone(vgt(v, T_OF(v)(0.0f))); }); break;
+    case U_EXP: map2<NT>(y, gy, gx, n, [](auto t, auto g) { return g * t; }); break;
+    case U_LOG: map2<NT>(x, gy, gx, n, [](auto v, auto g) { return g / v; }); break;
+    case U_SQRT: map2<NT>(y, gy, gx, n, [](auto t, auto g) { return g * (T_OF(t)(0.5f) / t); }); break;
+    case U_RSQRT: map2<NT>(y, gy, gx, n, [](auto t, auto g) { return g * (T_OF(t)(-0.5f) * t * t * t); }); break;
+    case U_SQUARE: map2<NT>(x, gy, gx, n, [](auto v, auto g) { return g * (v + v); }); break;
+    case U_RECIP: map2<NT>(y, gy, gx, n, [](auto t, auto g) { return g * -(t * t); }); break;
+    case U_TANH: map2<NT>(y, gy, gx, n, [](auto t, auto g) { return g * vfnma(t, t, T_OF(t)(1.0f)); }); break;
+    case U_SIGMOID: map2<NT>(y, gy, gx, n, [](auto t, auto g) { return g * (t * (T_OF(t)(1.0f) - t)); }); break;
+    case U_RELU: map2<NT>(x, gy, gx, n, [](auto v, auto g) { return g * vone(vgt(v, T_OF(v)(0.0f))); }); break;
     case U_SILU:
-      map2(x, gy, gx, n, [](auto v, auto g) {
+      map2<NT>(x, gy, gx, n, [](auto v, auto g) {
         using V = T_OF(v);
         const V s = vsigmoid(v);
         return g * (s * vfma(v, V(1.0f) - s, V(1.0f)));
       });
       break;
-    case U_GELU: map2(x, gy, gx, n, [](auto v, auto g) { return g * vgeluDeriv(v); }); break;
+    case U_GELU: map2<NT>(x, gy, gx, n, [](auto v, auto g) { return g * vgeluDeriv(v); }); break;
     case U_GELU_TANH:
-      map2(x, gy, gx, n, [](auto v, auto g) {
+      map2<NT>(x, gy, gx, n, [](auto v, auto g) {
         // d/dx x·σ(2u) = σ + 2x·σ(1−σ)·u', u' = √(2/π)(1 + 3·0.044715x²)
         using V = T_OF(v);
         const V s = vgeluTanhGate(v);
@@ -161,7 +189,7 @@ static void k_unaryBackward(int op, const float* x, const float* y, const float*
         return g * vfma((v + v) * s * (V(1.0f) - s), du, s);
       });
       break;
-    case U_SOFTPLUS: map2(x, gy, gx, n, [](auto v, auto g) { return g * vsigmoid(v); }); break;
+    case U_SOFTPLUS: map2<NT>(x, gy, gx, n, [](auto v, auto g) { return g * vsigmoid(v); }); break;
     case U_SIN:
       for (size_t i = 0; i < n; i++) gx[i] = static_cast<float>(gy[i] * std::cos(static_cast<double>(x[i])));
       break;
@@ -170,6 +198,17 @@ static void k_unaryBackward(int op, const float* x, const float* y, const float*
       break;
     default: break;
   }
+}
+
+/** stream: write y with non-temporal stores (outputs much larger than the caches). */
+static void k_unary(int op, const float* x, float* y, size_t n, bool stream) {
+  if (stream) k_unaryT<true>(op, x, y, n);
+  else k_unaryT<false>(op, x, y, n);
+}
+
+static void k_unaryBackward(int op, const float* x, const float* y, const float* gy, float* gx, size_t n, bool stream) {
+  if (stream) k_unaryBackwardT<true>(op, x, y, gy, gx, n);
+  else k_unaryBackwardT<false>(op, x, y, gy, gx, n);
 }
 
 // ---- binary ----------------------------------------------------------------------------------

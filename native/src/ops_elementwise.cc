@@ -13,6 +13,12 @@ namespace {
 
 constexpr size_t kGrain = 16384;  // elements per task (multiple of every vector width)
 
+/**
+ * Outputs of at least this many floats (16 MiB) are written with non-temporal stores: they
+ * cannot stay in the caches anyway, and streaming skips reading each output line first.
+ */
+constexpr size_t kStreamFloats = size_t(1) << 22;
+
 /** Relative cost of a unary op (1 = a load and a store). */
 size_t unaryCost(int op) {
   switch (op) {
@@ -34,7 +40,8 @@ napi_value unaryEntry(Args& a) {
   const size_t n = a.size(3);
   const float* x = a.f32(1, n);
   float* y = a.f32(2, n);
-  parallelRanges(n, kGrain, n * unaryCost(op), [&](size_t b, size_t e, int) { isa().unary(op, x + b, y + b, e - b); });
+  const bool stream = n >= kStreamFloats;
+  parallelRanges(n, kGrain, n * unaryCost(op), [&](size_t b, size_t e, int) { isa().unary(op, x + b, y + b, e - b, stream); });
   return nullptr;
 }
 
@@ -45,7 +52,8 @@ napi_value unaryBackwardEntry(Args& a) {
   const float* y = a.f32(2, n);
   const float* gy = a.f32(3, n);
   float* gx = a.f32(4, n);
-  parallelRanges(n, kGrain, n * unaryCost(op), [&](size_t b, size_t e, int) { isa().unaryBackward(op, x + b, y + b, gy + b, gx + b, e - b); });
+  const bool stream = n >= kStreamFloats;
+  parallelRanges(n, kGrain, n * unaryCost(op), [&](size_t b, size_t e, int) { isa().unaryBackward(op, x + b, y + b, gy + b, gx + b, e - b, stream); });
   return nullptr;
 }
 

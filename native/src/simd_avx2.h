@@ -23,6 +23,8 @@ static inline VF vloadnf(const float* p, size_t n, float fill) {
   return {_mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m))};
 }
 static inline void vstoren(float* p, VF a, size_t n) { _mm256_maskstore_ps(p, tailMaskI(n), a.v); }
+/** Non-temporal store (past the caches) to a 32-byte-aligned p. */
+static inline void vstream(float* p, VF a) { _mm256_stream_ps(p, a.v); }
 static inline VF vbroadcast(const float* p) { return {_mm256_broadcast_ss(p)}; }
 
 static inline VF operator+(VF a, VF b) { return {_mm256_add_ps(a.v, b.v)}; }

@@ -22,6 +22,8 @@ static inline VF vloadn(const float* p, size_t n) { return {_mm512_maskz_loadu_p
 /** Loads n < W elements (others `fill`). */
 static inline VF vloadnf(const float* p, size_t n, float fill) { return {_mm512_mask_loadu_ps(_mm512_set1_ps(fill), tailMask(n), p)}; }
 static inline void vstoren(float* p, VF a, size_t n) { _mm512_mask_storeu_ps(p, tailMask(n), a.v); }
+/** Non-temporal store (past the caches) to a 64-byte-aligned p. */
+static inline void vstream(float* p, VF a) { _mm512_stream_ps(p, a.v); }
 static inline VF vbroadcast(const float* p) { return {_mm512_set1_ps(*p)}; }
 
 static inline VF operator+(VF a, VF b) { return {_mm512_add_ps(a.v, b.v)}; }
