@@ -12,9 +12,10 @@
  *    memory-bandwidth bound = measured read bandwidth / bytes of weights read per token (embedding
  *    rows, routed experts actually touched — expected distinct experts for B tokens — and MTP heads
  *    excluded).
- * 3. Speculative decoding with the MTP heads on a model trained with MTP (--spec-model, or one
- *    trained here for --train-seconds): greedy tokens/s plain vs speculative, the acceptance rate,
- *    tokens per verify pass, and a check that both produce the same tokens.
+ * 3. Speculative decoding with MTP on a model trained with MTP (--spec-model, or one trained here
+ *    for --train-seconds, with sequential MTP modules by default or parallel heads): tokens/s
+ *    plain vs speculative, greedy and sampled (τ 0.8), by wall and by process CPU time, the
+ *    acceptance rate, tokens per verify pass, and a check that greedy outputs are identical.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -26,7 +27,7 @@ import { backendName, kernelsFor } from "../backend/index.js";
 import { Generator, philoxUniform } from "../tensor/rng.js";
 import { bytesPerElement } from "../tensor/dtype.js";
 import { attnSub, ffnSub, model as modelConfig, mtpSub, pre, gqa, gatedDeltaNet, moe, parallelMtpHead, rmsnorm, rope, pattern, swiglu, toJsonText } from "../config/index.js";
-import type { ModelConfig } from "../config/types.js";
+import type { ModelConfig, SequentialMtpSpec } from "../config/types.js";
 import { buildModel, type CausalLM } from "../models/causal_lm.js";
 import { MoE } from "../layers/moe.js";
 import { AdamW } from "../train/optim/adamw.js";
@@ -308,6 +309,12 @@ export interface SpecModelOptions {
   superblocks?: number;
   /** Feed-forward sublayers: "swiglu" (dense, the default) or "moe" (4 experts, top-2, as the flagship). */
   ffn?: "swiglu" | "moe";
+  /**
+   * MTP wiring: "parallel" heads (one per superblock, depth D: D − 1 drafts) or "sequential"
+   * DeepSeek-style modules after the stack (depth D: D drafts), each an FFN-only block (SwiGLU,
+   * hidden 2d) so drafting needs no decode state. Default "parallel".
+   */
+  mtp?: "parallel" | "sequential";
 }
 
 /**
@@ -319,6 +326,7 @@ export interface SpecModelOptions {
 export function specConfig(o: SpecModelOptions): ModelConfig {
   const d = o.d ?? 192;
   const depth = o.depth;
+  const sequential = o.mtp === "sequential";
   const norm = rmsnorm(1e-6);
   const ffn = () => (o.ffn === "moe" ? moe({ numExperts: 4, topK: 2, expertHidden: 2 * d, aux: { loadBalance: 0.001, zLoss: 0.001 } }) : swiglu(4 * d));
   const block = {
@@ -327,11 +335,15 @@ export function specConfig(o: SpecModelOptions): ModelConfig {
       ffnSub(ffn(), pre(norm), "ffn1"),
       attnSub(gqa({ numHeads: 4, numKvHeads: 2, headDim: d / 4, qkNorm: { scope: "head", ...norm } }), pre(norm), "attn"),
       ffnSub(ffn(), pre(norm), "ffn2"),
-      mtpSub(parallelMtpHead(depth, o.lossWeight ?? 0.5), pre(norm), "mtp"),
+      ...(sequential ? [] : [mtpSub(parallelMtpHead(depth, o.lossWeight ?? 0.5), pre(norm), "mtp")]),
     ],
   };
+  const mtp: SequentialMtpSpec | null = sequential
+    ? { kind: "sequential", depth, lossWeight: o.lossWeight ?? 0.5, norm: rmsnorm(1e-6), block: { sublayers: [ffnSub(swiglu(2 * d), pre(norm), "ffn")] } }
+    : null;
   return modelConfig({
-    name: o.ffn === "moe" ? "bench-spec-hybrid-moe" : "bench-spec-hybrid",
+    name: (o.ffn === "moe" ? "bench-spec-hybrid-moe" : "bench-spec-hybrid") + (sequential ? "-seqmtp" : ""),
+    mtp,
     description: "speculative-decoding benchmark hybrid with MTP heads (byte vocabulary)",
     source: "src/bench/decode.ts",
     vocabSize: 257,
@@ -353,7 +365,10 @@ export interface SpecTrainResult {
   lossMtp: number;
 }
 
-/** Trains specConfig on moby-dick (byte tokens) with AdamW for `seconds`. */
+/**
+ * Trains specConfig on moby-dick (byte tokens) with AdamW for `seconds`: linear warm-up over 20
+ * steps, then a cosine decay to peak/10 over the time budget (by elapsed time).
+ */
 export function trainSpecModel(o: { seconds: number; model: SpecModelOptions; lr?: number; seed: number; log: (s: string) => void }): SpecTrainResult {
   const cfg = specConfig(o.model);
   const peak = o.lr ?? 2e-3;
@@ -368,7 +383,8 @@ export function trainSpecModel(o: { seconds: number; model: SpecModelOptions; lr
   let steps = 0, loss = NaN, lossMtp = NaN;
   const warm = 20;
   while ((performance.now() - t0) / 1000 < o.seconds) {
-    const lr = peak * Math.min(1, (steps + 1) / warm);
+    const frac = Math.min(1, (performance.now() - t0) / 1000 / o.seconds);
+    const lr = peak * Math.min(1, (steps + 1) / warm) * (0.1 + 0.45 * (1 + Math.cos(Math.PI * frac)));
     opt.lr = lr;
     const b = it.next();
     const out = model.forward(b.inputs, b.rows, b.seqLen, { targets: b.targets });
@@ -389,6 +405,10 @@ export interface SpecResult {
   model: string;
   trained?: { steps: number; seconds: number; loss: number; lossMtp: number; data: string };
   mtpDepth: number;
+  /** The drafter: parallel heads or sequential modules. */
+  mtp: "parallel" | "sequential";
+  /** Drafts per verify pass (at most). */
+  drafts: number;
   prompts: number;
   tokens: number;
   plainTokensPerSec: number;
@@ -399,7 +419,7 @@ export interface SpecResult {
   acceptanceRate: number;
   tokensPerStep: number;
   sameOutput: boolean;
-  sampled?: { temperature: number; acceptanceRate: number; tokensPerStep: number; speedup: number };
+  sampled?: { temperature: number; acceptanceRate: number; tokensPerStep: number; speedup: number; speedupCpu: number };
 }
 
 const SPEC_PROMPTS = [
@@ -416,7 +436,7 @@ const SPEC_PROMPTS = [
 export async function specBench(model: CausalLM, tokenizer: Tokenizer, label: string, o: { tokens: number; rounds?: number; log: (s: string) => void }): Promise<SpecResult> {
   const rounds = o.rounds ?? 3;
   const eng = new InferenceEngine(model, { maxSequences: 2 });
-  if (eng.maxDrafts < 1) throw new ChimeraError(`bench decode: ${label} has no parallel MTP heads of depth ≥ 2; speculative decoding needs them`);
+  if (eng.maxDrafts < 1) throw new ChimeraError(`bench decode: ${label} cannot draft: ${eng.draftRefusal ?? "no MTP"}`);
   const sched = new Scheduler(eng, tokenizer, { maxBatch: 1 });
   const run = async (speculative: boolean, temperature: number) => {
     let tokens = 0, ms = 0, cpuMs = 0, drafted = 0, accepted = 0, steps = 0, emitted = 0;
@@ -461,10 +481,12 @@ export async function specBench(model: CausalLM, tokenizer: Tokenizer, label: st
   const sampled = await best(0.8);
   const plainT = sampled.plain;
   const specT = sampled.spec;
-  o.log(`bench decode: sampled τ 0.8: plain ${plainT.tps.toFixed(1)}, speculative ${specT.tps.toFixed(1)} tokens/s (×${(specT.tps / plainT.tps).toFixed(2)}), acceptance ${(100 * specT.acceptance).toFixed(1)}%, ${specT.perStep.toFixed(2)} tokens/pass`);
+  o.log(`bench decode: sampled τ 0.8: plain ${plainT.tps.toFixed(1)}, speculative ${specT.tps.toFixed(1)} tokens/s (×${(specT.tps / plainT.tps).toFixed(2)}; by CPU time ×${(specT.cpuTps / plainT.cpuTps).toFixed(2)}), acceptance ${(100 * specT.acceptance).toFixed(1)}%, ${specT.perStep.toFixed(2)} tokens/pass`);
   return {
     model: label,
-    mtpDepth: eng.maxDrafts + 1,
+    mtpDepth: eng.drafter!.kind === "parallel" ? eng.maxDrafts + 1 : eng.maxDrafts,
+    mtp: eng.drafter!.kind,
+    drafts: eng.maxDrafts,
     prompts: SPEC_PROMPTS.length,
     tokens: o.tokens,
     plainTokensPerSec: plain.tps,
@@ -474,7 +496,7 @@ export async function specBench(model: CausalLM, tokenizer: Tokenizer, label: st
     acceptanceRate: spec.acceptance,
     tokensPerStep: spec.perStep,
     sameOutput: same,
-    sampled: { temperature: 0.8, acceptanceRate: specT.acceptance, tokensPerStep: specT.perStep, speedup: specT.tps / plainT.tps },
+    sampled: { temperature: 0.8, acceptanceRate: specT.acceptance, tokensPerStep: specT.perStep, speedup: specT.tps / plainT.tps, speedupCpu: specT.cpuTps / plainT.cpuTps },
   };
 }
 
@@ -489,6 +511,8 @@ export interface DecodeBenchOptions {
   saveSpecModel?: string;
   /** FFN of the model trained here. */
   specFfn: "swiglu" | "moe";
+  /** MTP wiring of the model trained here (default sequential). */
+  specMtp?: "parallel" | "sequential";
   batches: number[];
   steps: number;
   promptLen: number;
@@ -534,7 +558,7 @@ export async function runDecodeBench(o: DecodeBenchOptions): Promise<DecodeBench
       const run = loadRun(o.specModel);
       res.speculative = await specBench(run.model, run.tokenizer, o.specModel, { tokens: o.specTokens, log: o.log });
     } else {
-      const m: SpecModelOptions = { depth: o.mtpDepth, lossWeight: 1, ffn: o.specFfn };
+      const m: SpecModelOptions = { depth: o.mtpDepth, lossWeight: 1, ffn: o.specFfn, mtp: o.specMtp ?? "sequential" };
       o.log(`bench decode: training a ${specConfig(m).name} (MTP depth ${o.mtpDepth}) on moby-dick for ${o.trainSeconds} s…`);
       const t = trainSpecModel({ seconds: o.trainSeconds, model: m, lr: 3e-3, seed: 1, log: o.log });
       if (o.saveSpecModel) {
@@ -545,7 +569,7 @@ export async function runDecodeBench(o: DecodeBenchOptions): Promise<DecodeBench
         o.log(`bench decode: saved the trained model to ${o.saveSpecModel} (use --spec-model ${o.saveSpecModel})`);
       }
       res.speculative = await specBench(t.model, t.tokenizer, `${specConfig(m).name} (trained here)`, { tokens: o.specTokens, log: o.log });
-      res.speculative.trained = { steps: t.steps, seconds: t.seconds, loss: t.loss, lossMtp: t.lossMtp, data: "moby-dick, byte tokens, T 128, batch 8, AdamW lr 3e-3, MTP λ 1" };
+      res.speculative.trained = { steps: t.steps, seconds: t.seconds, loss: t.loss, lossMtp: t.lossMtp, data: `moby-dick, byte tokens, T 128, batch 8, AdamW lr 3e-3 cosine to 3e-4, ${m.mtp} MTP λ 1` };
     }
   }
   return res;

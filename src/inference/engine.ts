@@ -13,9 +13,22 @@
  *   - the attention layers get a `PagedKVCache` whose `attend` reads through the block tables;
  *   - DeltaNet states of the rows are stacked into [B, …] for the call and split back after;
  *   - logits only for the positions asked for (a prefill needs only its last one);
- *   - optionally, the normalised stream at one MTP head (the speculative drafter; `mtpLogits`).
+ *   - optionally, the drafter's input stream (`mtp`): the normalised stream at the last parallel
+ *     MTP head, or the stack's last hidden state for sequential MTP modules (`draft`);
+ *   - optionally (`history`, one row), every recurrent layer's state after each token of the
+ *     call, so a speculative step rolls back to its last accepted token without re-feeding
+ *     (src/inference/deltanet.ts).
  * MTP heads are otherwise skipped (they add no loss at inference and leave the stream unchanged).
  * Dropout is off (eval mode). Everything runs under noGrad.
+ *
+ * Drafters (speculative decoding, components.md §16–17):
+ *   - parallel heads: offset o of the last superblock's head predicts token t+1+o from position t,
+ *     so a depth-D head drafts D − 1 tokens, independently of each other;
+ *   - sequential (DeepSeek-V3) modules: module k maps [Emb(token t+k+1); h^{k−1}_t] to h^k_t and
+ *     predicts token t+k+2, so D modules draft D tokens, each conditioned on the draft before it.
+ *     Only modules whose block has no sequence mixer (FFN / MoE sublayers only) are supported:
+ *     they need no decode state. Modules with attention or DeltaNet would need their own caches;
+ *     such a model is refused with a ChimeraError naming the sublayer.
  */
 import { noGrad } from "../autograd/node.js";
 import { add, affine } from "../ops/elementwise.js";
@@ -30,6 +43,8 @@ import type { LayerContext, LayerState } from "../layers/context.js";
 import { GroupedQueryAttention } from "../layers/attention.js";
 import { GatedDeltaNet, type DeltaNetState } from "../layers/gated_deltanet.js";
 import { ParallelMtpHead } from "../layers/mtp.js";
+import type { SequentialMtpModule } from "../models/sequential_mtp.js";
+import { deltaNetSublayerWithHistory, type DeltaNetHistory } from "./deltanet.js";
 import type { AttentionState } from "../layers/kv_cache.js";
 import { sinusoidalTable } from "../layers/positional.js";
 import { PagedKVPool, PagedSequence, PagedKVCache, type KvLayerSpec } from "./paged/index.js";
@@ -44,9 +59,19 @@ export interface EngineOptions {
   numBlocks?: number;
   /** Used for the default pool size (default 8). */
   maxSequences?: number;
-  /** Positions a sequence may roll back (speculative drafts); default: the drafting head's depth. */
+  /** Positions a sequence may roll back (speculative drafts); default: the drafter's depth + 1. */
   maxRollback?: number;
+  /**
+   * Which MTP drafts when the model has both kinds (default: sequential modules when they can
+   * draft, else the parallel heads).
+   */
+  drafter?: "parallel" | "sequential";
 }
+
+/** The speculative drafter of a model. */
+export type Drafter =
+  | { kind: "parallel"; block: number; sub: number; head: ParallelMtpHead }
+  | { kind: "sequential"; modules: readonly SequentialMtpModule[] };
 
 /** What a sublayer is to the engine. */
 type Slot =
@@ -76,8 +101,14 @@ export interface Snapshot {
 export interface ForwardOptions {
   /** First position (per row) whose logits are returned (default T − 1: the last only). */
   logitsFrom?: number;
-  /** Capture the drafting MTP head's input stream. */
+  /** Capture the drafter's input stream (`mtpHidden`). */
   mtp?: boolean;
+  /**
+   * One row only: keep every recurrent layer's state after each token of the call, so that
+   * `out.stateAt(t)` can restore the sequence to the position after token t (speculative rollback
+   * without re-feeding accepted drafts).
+   */
+  history?: boolean;
   /**
    * Run recurrent layers in two pieces, tokens [0, splitAt) then [splitAt, T), and return the
    * state between them (`splitSnapshot`): speculative decoding rolls back to it when a draft
@@ -91,10 +122,15 @@ export interface ForwardOutput {
   logits: Float32Array | Float64Array;
   /** Positions per row that have logits (T − logitsFrom). */
   n: number;
-  /** Normalised stream at the drafting MTP head [B, T, d] (when asked for). */
+  /**
+   * The drafter's input stream [B, T, d] (when asked for): the normalised stream at the drafting
+   * parallel head, or the stack's last hidden state (before the final norm) for sequential modules.
+   */
   mtpHidden: Tensor | null;
   /** With B = 1 and `splitAt`: the sequence's state after splitAt of the T tokens. */
   splitSnapshot: Snapshot | null;
+  /** With `history`: the sequence's state after token t of the call (0 ≤ t < T), for `rollback`. */
+  stateAt: ((t: number) => Snapshot) | null;
 }
 
 export class InferenceEngine {
@@ -106,6 +142,10 @@ export class InferenceEngine {
   private readonly slots: Slot[][];
   /** Parallel MTP heads, in stack order; the last one drafts. */
   readonly mtpHeads: { block: number; sub: number; head: ParallelMtpHead }[] = [];
+  /** The speculative drafter, or null (then `draftRefusal` says why). */
+  readonly drafter: Drafter | null;
+  /** Why this model cannot draft (null when it can). */
+  readonly draftRefusal: string | null;
   /** True when every stateful layer is one the engine can batch and roll back (GQA, DeltaNet). */
   readonly batchable: boolean;
   /** True when some layer keeps recurrent state (rollback = restore a snapshot and re-feed). */
@@ -150,9 +190,30 @@ export class InferenceEngine {
     );
     this.batchable = batchable;
     this.recurrent = recurrent;
+    // the drafter: sequential modules (if stateless) or the last parallel head
+    let seqRefusal: string | null = null;
+    const mods = model.mtp?.items ?? [];
+    if (mods.length)
+      mods.forEach((m, k) =>
+        m.block.sublayers.forEach((s, j) => {
+          if (!seqRefusal && s.component.newState(1, model.dtype) !== null)
+            seqRefusal = `inference: drafting with sequential MTP modules needs FFN-only module blocks (no decode state); module ${k} sublayer ${j} ('${s.where}') is a sequence mixer, which would need its own cache`;
+        }),
+      );
+    const lastHead = this.mtpHeads[this.mtpHeads.length - 1];
+    const parallel: Drafter | null = lastHead && lastHead.head.spec.depth >= 2 ? { kind: "parallel", ...lastHead } : null;
+    const sequential: Drafter | null = mods.length && !seqRefusal ? { kind: "sequential", modules: mods } : null;
+    if (opts.drafter === "parallel") this.drafter = parallel;
+    else if (opts.drafter === "sequential") this.drafter = sequential;
+    else this.drafter = sequential ?? parallel;
+    this.draftRefusal = this.drafter
+      ? null
+      : opts.drafter === "sequential" || (!parallel && seqRefusal)
+        ? (seqRefusal ?? "inference: this model has no sequential MTP modules to draft with")
+        : "inference: speculative decoding needs parallel MTP heads of depth ≥ 2 or sequential MTP modules (this model has neither)";
     const bs = opts.blockSize ?? 16;
     const maxSeq = opts.maxSequences ?? 8;
-    const depth = this.mtpHeads.length ? this.mtpHeads[this.mtpHeads.length - 1]!.head.spec.depth : 1;
+    const depth = this.maxDrafts + 1;
     this.pool = kv.length
       ? new PagedKVPool({
           layers: kv,
@@ -164,10 +225,11 @@ export class InferenceEngine {
       : null;
   }
 
-  /** Drafts per step the MTP drafter can make (its offsets t+2 … t+D), 0 without parallel heads. */
+  /** Drafts per step the drafter can make: D − 1 for a depth-D parallel head (offsets t+2 … t+D), D for D sequential modules; 0 without a drafter. */
   get maxDrafts(): number {
-    const h = this.mtpHeads[this.mtpHeads.length - 1];
-    return h ? h.head.spec.depth - 1 : 0;
+    const d = this.drafter;
+    if (!d) return 0;
+    return d.kind === "parallel" ? d.head.spec.depth - 1 : d.modules.length;
   }
 
   newSequence(): EngineSequence {
@@ -242,6 +304,10 @@ export class InferenceEngine {
     if (!(from >= 0 && from <= T)) throw new ChimeraError(`inference: logitsFrom ${from} outside [0, ${T}]`);
     const split = opts.splitAt ?? 0;
     if (split && !(Number.isInteger(split) && split > 0 && split < T && B === 1)) throw new ChimeraError(`inference: splitAt ${split} needs one row and 0 < splitAt < T = ${T}`);
+    const history = opts.history ?? false;
+    if (history && (B !== 1 || split || !this.batchable))
+      throw new ChimeraError(`inference: history needs one row (got ${B}), no splitAt, and only GQA / DeltaNet state`);
+    const start0 = rows[0]!.length;
     const model = this.model;
     const cfg = model.config;
     return noGrad(() => {
@@ -278,8 +344,9 @@ export class InferenceEngine {
         aux: [],
         mtp: [],
       };
-      const drafter = opts.mtp ? this.mtpHeads[this.mtpHeads.length - 1] : undefined;
-      if (opts.mtp && !drafter) throw new ChimeraError("inference: this model has no parallel MTP head to draft with");
+      const drafter = opts.mtp ? this.drafter : null;
+      if (opts.mtp && !drafter) throw new ChimeraError(this.draftRefusal ?? "inference: this model cannot draft");
+      const hist: { i: number; j: number; h: DeltaNetHistory }[] = [];
       let mtpHidden: Tensor | null = null;
       const seqs = rows.map((r) => r.paged!);
       const stacked: { i: number; j: number; st: DeltaNetState }[] = [];
@@ -293,7 +360,7 @@ export class InferenceEngine {
         block.sublayers.forEach((s: Sublayer, j) => {
           const slot = this.slots[i]![j]!;
           if (slot.kind === "mtp") {
-            if (drafter && drafter.block === i && drafter.sub === j) {
+            if (drafter?.kind === "parallel" && drafter.block === i && drafter.sub === j) {
               const n = s.pre_norm ?? s.post_norm;
               mtpHidden = n ? n.forward(x) : x;
             }
@@ -310,7 +377,11 @@ export class InferenceEngine {
               st = merged;
             }
           } else if (slot.kind === "other") st = rows[0]!.states[i]![j]!;
-          if (split && st && (slot.kind === "deltanet" || slot.kind === "other")) {
+          if (history && slot.kind === "deltanet") {
+            const r = deltaNetSublayerWithHistory(s, x, st as DeltaNetState);
+            hist.push({ i, j, h: r.history });
+            x = r.y;
+          } else if (split && st && (slot.kind === "deltanet" || slot.kind === "other")) {
             // the recurrence in two calls; keep the state between them
             const a = s.forward(slice(x, 1, 0, split), piece(0, split), st, this.blockOpts);
             splitStates![i]![j] = { ...st };
@@ -319,6 +390,7 @@ export class InferenceEngine {
           } else x = s.forward(x, ctx, st, this.blockOpts);
         });
       });
+      if (drafter?.kind === "sequential") mtpHidden = x; // h^{−1}: the stack's output before the final norm
       // split stacked recurrent states back into the rows
       for (const { i, j, st } of stacked) {
         const S = st.S.dense();
@@ -336,6 +408,14 @@ export class InferenceEngine {
         r.length += T;
       }
       const splitSnapshot: Snapshot | null = split ? { length: rows[0]!.length - T + split, states: splitStates! } : null;
+      const stateAt = history
+        ? (t: number): Snapshot => {
+            if (!(Number.isInteger(t) && t >= 0 && t < T)) throw new ChimeraError(`inference: stateAt(${t}) outside the call's ${T} tokens`);
+            const states: (LayerState | null)[][] = rows[0]!.states.map((row) => row.map(() => null));
+            for (const { i, j, h } of hist) states[i]![j] = h.at(t);
+            return { length: start0 + t + 1, states };
+          }
+        : null;
       const n = T - from;
       let logits: Float32Array | Float64Array = new Float32Array(0);
       if (n > 0) {
@@ -343,26 +423,66 @@ export class InferenceEngine {
         if (model.final_norm) h = model.final_norm.forward(h);
         logits = model.unembed(h).dense().slice(); // [B, n, V]
       }
-      return { logits, n, mtpHidden, splitSnapshot };
+      return { logits, n, mtpHidden, splitSnapshot, stateAt };
     });
   }
 
   /**
-   * Draft logits of the drafting MTP head at row b, position t of a forward's `mtpHidden`, for
+   * Drafts `count` tokens after `next` (the committed token that follows position t) from row b,
+   * position t of a forward's `mtpHidden`. For each draft i = 0 … count−1 in order, `choose`
+   * gets the draft logits [V] (predicting token t+2+i) and returns the drafted token; a sequential
+   * drafter conditions the next draft on it. Logits are computed only as far as asked.
+   */
+  draft(hidden: Tensor, b: number, t: number, next: number, count: number, choose: (logits: Float32Array | Float64Array, i: number) => number): void {
+    const drafter = this.drafter;
+    if (!drafter) throw new ChimeraError(this.draftRefusal ?? "inference: this model cannot draft");
+    const [B, T, d] = hidden.shape as [number, number, number];
+    if (b >= B || t >= T) throw new ChimeraError(`inference: MTP position (${b}, ${t}) outside [${B}, ${T}]`);
+    if (count > this.maxDrafts) throw new ChimeraError(`inference: ${count} drafts asked of a drafter that makes at most ${this.maxDrafts}`);
+    if (!(next >= 0 && next < this.V)) throw new ChimeraError(`inference: token id ${next} is outside the vocabulary [0, ${this.V})`);
+    noGrad(() => {
+      let h = new Tensor(hidden.dense().slice((b * T + t) * d, (b * T + t + 1) * d), [1, 1, d]);
+      if (drafter.kind === "parallel") {
+        for (let o = 1; o <= count; o++) choose(this.model.unembed(drafter.head.proj.items[o]!.forward(h)).dense(), o - 1);
+        return;
+      }
+      const model = this.model;
+      const ctx: LayerContext = {
+        B: 1,
+        T: 1,
+        startPos: 0,
+        positions: new Int32Array(1),
+        training: false,
+        computeLosses: false,
+        targets: null,
+        ignoreIndex: -100,
+        unembed: (x) => model.unembed(x),
+        aux: [],
+        mtp: [],
+      };
+      let tok = next;
+      for (let k = 0; k < count; k++) {
+        let emb = model.embed.forward(Int32Array.of(tok), 1, 1); // [1, 1, d]
+        if (model.config.embedding.scaleBySqrtD) emb = affine(emb, Math.sqrt(this.d));
+        const r = drafter.modules[k]!.forward(emb, h, ctx, this.blockOpts);
+        tok = choose(model.unembed(r.normed).dense(), k);
+        if (!(Number.isInteger(tok) && tok >= 0 && tok < this.V)) throw new ChimeraError(`inference: drafted token ${tok} is outside the vocabulary [0, ${this.V})`);
+        h = r.h;
+      }
+    });
+  }
+
+  /**
+   * Draft logits of a parallel drafting head at row b, position t of a forward's `mtpHidden`, for
    * offsets 1 … count (predicting tokens t+2 … t+1+count): [count, V].
    */
   mtpLogits(hidden: Tensor, b: number, t: number, count: number): Float32Array | Float64Array {
-    const drafter = this.mtpHeads[this.mtpHeads.length - 1];
-    if (!drafter) throw new ChimeraError("inference: this model has no parallel MTP head to draft with");
-    const [B, T, d] = hidden.shape as [number, number, number];
-    if (b >= B || t >= T) throw new ChimeraError(`inference: MTP position (${b}, ${t}) outside [${B}, ${T}]`);
-    const D = drafter.head.spec.depth;
-    if (count > D - 1) throw new ChimeraError(`inference: ${count} drafts asked of an MTP head of depth ${D} (at most ${D - 1})`);
-    return noGrad(() => {
-      const h = new Tensor(hidden.dense().slice((b * T + t) * d, (b * T + t + 1) * d), [1, 1, d]);
-      const out = new (this.model.dtype === "float64" ? Float64Array : Float32Array)(count * this.V);
-      for (let o = 1; o <= count; o++) out.set(this.model.unembed(drafter.head.proj.items[o]!.forward(h)).dense(), (o - 1) * this.V);
-      return out;
+    if (this.drafter?.kind !== "parallel") throw new ChimeraError("inference: mtpLogits needs a parallel MTP drafter (use draft())");
+    const out = new (this.model.dtype === "float64" ? Float64Array : Float32Array)(count * this.V);
+    this.draft(hidden, b, t, 0, count, (l, i) => {
+      out.set(l, i * this.V);
+      return 0;
     });
+    return out;
   }
 }

@@ -208,7 +208,12 @@ export class Scheduler {
     if (!(Number.isInteger(n) && n >= 1 && n <= this.maxBatch)) throw new RequestError(`n must be an integer in [1, ${this.maxBatch}], got ${n}`, 400);
     const speculative = options.speculative ?? false;
     if (speculative && eng.maxDrafts < 1)
-      throw new RequestError("speculative decoding needs a model with parallel MTP heads of depth ≥ 2 (this model has none)", 400);
+      throw new RequestError(
+        eng.draftRefusal
+          ? `speculative decoding: ${eng.draftRefusal.replace(/^inference: /, "")}`
+          : "speculative decoding needs a model with parallel MTP heads of depth ≥ 2 or sequential MTP modules (this model has none)",
+        400,
+      );
     if (speculative && !eng.batchable)
       throw new RequestError("speculative decoding needs a model whose stateful layers are GQA or Gated DeltaNet (others cannot be rolled back)", 400);
     if (options.logprobs !== undefined && !(Number.isInteger(options.logprobs) && options.logprobs >= 0 && options.logprobs <= 20))
@@ -473,26 +478,26 @@ export class Scheduler {
     const k = c.draft ? Math.max(0, Math.min(eng.maxDrafts, budget)) : 0;
     if (!this.ensureBlocks(c, U.length + k)) return;
     const penal = this.penalised(c);
-    // drafts from the MTP head at the last committed fed position: offsets 1…k → tokens after U's last
+    // drafts from the drafter at the last fed position before U's last token: tokens after U's last
     const drafts: number[] = [];
     const q: Float64Array[] = [];
     if (k > 0) {
-      const ql = eng.mtpLogits(c.draft!.hidden, 0, c.draft!.t, k);
       const ctx = penal ? c.counts.clone() : null;
-      for (let i = 0; i < k; i++) {
-        const qi = c.sampler.dist(ql, i * V, V, ctx);
+      eng.draft(c.draft!.hidden, 0, c.draft!.t, U[U.length - 1]!, k, (ql) => {
+        const qi = c.sampler.dist(ql, 0, V, ctx);
         const x = drawFrom(qi, c.sampler.rng.next());
         q.push(qi);
         drafts.push(x);
         ctx?.add(x);
-      }
+        return x;
+      });
     }
     const snap = eng.snapshot(seq);
     const start = seq.length;
     const T = U.length + k;
-    // recurrent models keep the state after U (split): a rejected draft rolls back to it, and only
-    // the accepted drafts + the replacement are fed again with the next drafts
-    const out = this.forward([c], Int32Array.from([...U, ...drafts]), T, { logitsFrom: U.length - 1, mtp: true, ...(eng.recurrent && k > 0 ? { splitAt: U.length } : {}) });
+    // recurrent models record their state after every token of the pass (history): a rejected
+    // draft rolls back to the last accepted token, and nothing is fed twice
+    const out = this.forward([c], Int32Array.from([...U, ...drafts]), T, { logitsFrom: U.length - 1, mtp: true, ...(eng.recurrent && k > 0 ? { history: true } : {}) });
     // target distributions, lazily, each with the context up to its position
     const ctxAt = (i: number): TokenCounts | null => {
       if (!penal) return null;
@@ -507,7 +512,7 @@ export class Scheduler {
     job.spec.emitted += res.tokens.length;
     // fed positions that stay valid: U and the accepted drafts
     const valid = start + U.length + res.accepted;
-    if (valid < seq.length) eng.rollback(seq, out.splitSnapshot ?? snap, valid);
+    if (valid < seq.length) eng.rollback(seq, out.stateAt ? out.stateAt(valid - start - 1) : snap, valid);
     if (c.generated.length === 0 && k === 0) {
       c.draft = { hidden: out.mtpHidden!, t: U.length - 1 };
       this.forkWaiting(c, out.logits, 0);

@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import { buildModel } from "../../src/models/causal_lm.js";
 import { noGrad } from "../../src/autograd/node.js";
 import { InferenceEngine } from "../../src/inference/engine.js";
+import { slice } from "../../src/ops/view.js";
+import type { Tensor } from "../../src/tensor/tensor.js";
 import { tinyHybrid, tokens } from "./tiny.js";
 
 /** Logits of the last position from a full forward of ids (no cache): [V]. */
@@ -53,9 +55,10 @@ test("generation with the paged cache ≡ recomputing the full sequence each ste
   }
 });
 
-test("float32: cached decode matches full recompute within float tolerance; greedy tokens agree", () => {
-  const model = buildModel(tinyHybrid({ std: 0.1 }), { seed: 1 });
-  const eng = new InferenceEngine(model, { numBlocks: 32 });
+test("float32: cached decode matches full recompute within float tolerance; greedy tokens agree (native short-call attention when built; window, small blocks)", () => {
+  for (const o of [{ window: null, blockSize: 16 }, { window: 6, blockSize: 4 }]) {
+  const model = buildModel(tinyHybrid({ std: 0.1, window: o.window }), { seed: 1 });
+  const eng = new InferenceEngine(model, { numBlocks: 32, blockSize: o.blockSize });
   const seq = eng.newSequence();
   const ids = tokens(9, 64, 2);
   let out = eng.forward([seq], Int32Array.from(ids), ids.length);
@@ -69,6 +72,16 @@ test("float32: cached decode matches full recompute within float tolerance; gree
     assert.equal(best, refBest);
     ids.push(best);
     out = eng.forward([seq], Int32Array.of(best), 1);
+  }
+  // a 3-token call (speculative verification) ≡ full recompute at each of its positions
+  const extra = [3, 30, 60];
+  out = eng.forward([seq], Int32Array.from(extra), 3, { logitsFrom: 0 });
+  for (let t = 0; t < 3; t++) {
+    ids.push(extra[t]!);
+    const ref = fullLast(model, ids);
+    assert.ok(maxDiff(out.logits.subarray(t * 64, (t + 1) * 64), ref) < 2e-4, `${JSON.stringify(o)} verify position ${t}`);
+  }
+  eng.free(seq);
   }
 });
 
@@ -134,4 +147,70 @@ test("snapshot + rollback returns a sequence to an earlier state exactly", () =>
   assert.equal(s.length, 6);
   const after = eng.forward([s], Int32Array.of(7), 1).logits;
   assert.ok(maxDiff(before, after) < 1e-12);
+});
+
+test("history: the state after every token of a multi-token call ≡ feeding the tokens one at a time", () => {
+  const model = buildModel(tinyHybrid({ std: 0.1, superblocks: 2 }), { seed: 6, dtype: "float64" });
+  const eng = new InferenceEngine(model, { blockSize: 4, numBlocks: 32 });
+  const prompt = Int32Array.from(tokens(7, 64, 3));
+  const extra = [5, 17, 42, 8];
+  const a = eng.newSequence();
+  eng.forward([a], prompt, prompt.length);
+  const out = eng.forward([a], Int32Array.from(extra), extra.length, { logitsFrom: 0, history: true });
+  const b = eng.newSequence();
+  eng.forward([b], prompt, prompt.length);
+  for (let t = 0; t < extra.length; t++) {
+    const one = eng.forward([b], Int32Array.of(extra[t]!), 1, { logitsFrom: 0 });
+    assert.ok(maxDiff(one.logits, out.logits.subarray(t * 64, (t + 1) * 64)) < 1e-10, `logits of token ${t}`);
+    const snap = out.stateAt!(t);
+    assert.equal(snap.length, prompt.length + t + 1);
+    snap.states.forEach((row, i) =>
+      row.forEach((st, j) => {
+        const own = b.states[i]![j];
+        if (!own) return assert.equal(st, null);
+        const x = st as unknown as Record<string, { dense(): Float64Array }>;
+        const y = own as unknown as Record<string, { dense(): Float64Array }>;
+        assert.ok(maxDiff(x.S!.dense(), y.S!.dense()) < 1e-12, `S of layer ${i}.${j} after token ${t}`);
+        assert.ok(maxDiff(x.conv!.dense(), y.conv!.dense()) < 1e-12, `conv of layer ${i}.${j} after token ${t}`);
+      }),
+    );
+  }
+  // rolling back to the state after token 1 continues exactly like b after two tokens
+  eng.rollback(a, out.stateAt!(1), prompt.length + 2);
+  const c = eng.newSequence();
+  eng.forward([c], Int32Array.from([...prompt, extra[0]!, extra[1]!]), prompt.length + 2);
+  assert.ok(maxDiff(eng.forward([a], Int32Array.of(3), 1).logits, eng.forward([c], Int32Array.of(3), 1).logits) < 1e-10);
+  for (const s of [a, b, c]) eng.free(s);
+});
+
+test("sequential MTP drafter: draft k at position t ≡ module k of the training layout (Emb(ids[t+k+1]), h^{k−1}_t)", () => {
+  const model = buildModel(tinyHybrid({ std: 0.1, mtpDepth: 0, seqMtp: 2 }), { seed: 9, dtype: "float64" });
+  const eng = new InferenceEngine(model, { blockSize: 4, numBlocks: 32 });
+  assert.equal(eng.drafter?.kind, "sequential");
+  assert.equal(eng.maxDrafts, 2);
+  const ids = tokens(12, 64, 4);
+  const s = eng.newSequence();
+  const out = eng.forward([s], Int32Array.from(ids), ids.length, { mtp: true });
+  const hidden = out.mtpHidden!; // [1, 12, d]
+  // the training layout over the whole sequence (CausalLM.sequentialMtp without the losses)
+  const L = 9;
+  const mods = model.mtp!.items;
+  const ctx = { B: 1, T: L, startPos: 0, positions: new Int32Array(L), training: false, computeLosses: false, targets: null, ignoreIndex: -100, unembed: (h: Tensor) => model.unembed(h), aux: [], mtp: [] };
+  let h = slice(hidden, 1, 0, L);
+  const full: Float64Array[] = [];
+  mods.forEach((m, k) => {
+    const emb = model.embed.forward(Int32Array.from(ids.slice(k + 1, k + 1 + L)), 1, L);
+    const r = m.forward(emb, h, ctx, { residualDropout: 0, checkFinite: false });
+    h = r.h;
+    full.push(model.unembed(r.normed).dense() as Float64Array);
+  });
+  for (const t of [0, 4, 8]) {
+    const got: Float64Array[] = [];
+    eng.draft(hidden, 0, t, ids[t + 1]!, 2, (l, i) => {
+      got.push(Float64Array.from(l));
+      return ids[t + 2 + i]!;
+    });
+    for (let k = 0; k < 2; k++) assert.ok(maxDiff(got[k]!, full[k]!.subarray(t * 64, (t + 1) * 64)) < 1e-10, `draft ${k} at ${t}`);
+  }
+  eng.free(s);
 });

@@ -9,8 +9,8 @@ import { letterTokenizer, tinyHybrid, tokens } from "./tiny.js";
 const V = 24;
 const tok = letterTokenizer(V);
 
-function setup(o: { moe?: boolean; maxQueue?: number; mtpDepth?: number; deltanet?: boolean; window?: number | null; numBlocks?: number; blockSize?: number; maxBatch?: number; dtype?: "float32" | "float64"; std?: number; seed?: number } = {}) {
-  const model = buildModel(tinyHybrid({ vocab: V, std: o.std ?? 0.15, mtpDepth: o.mtpDepth ?? 3, deltanet: o.deltanet, window: o.window, moe: o.moe }), {
+function setup(o: { moe?: boolean; maxQueue?: number; mtpDepth?: number; seqMtp?: number; seqMtpAttention?: boolean; deltanet?: boolean; window?: number | null; numBlocks?: number; blockSize?: number; maxBatch?: number; dtype?: "float32" | "float64"; std?: number; seed?: number } = {}) {
+  const model = buildModel(tinyHybrid({ vocab: V, std: o.std ?? 0.15, mtpDepth: o.mtpDepth ?? 3, seqMtp: o.seqMtp, seqMtpAttention: o.seqMtpAttention, deltanet: o.deltanet, window: o.window, moe: o.moe }), {
     seed: o.seed ?? 7,
     dtype: o.dtype ?? "float64",
   });
@@ -32,7 +32,7 @@ test("greedy generation through the scheduler ≡ the model's own greedy decode 
 });
 
 test("speculative greedy ≡ plain greedy, token for token (hybrid: snapshot rollback; attention-only: truncation)", async () => {
-  for (const o of [{ deltanet: true }, { deltanet: false, window: 6 }, { deltanet: true, mtpDepth: 2 }]) {
+  for (const o of [{ deltanet: true }, { deltanet: false, window: 6 }, { deltanet: true, mtpDepth: 2 }, { deltanet: true, mtpDepth: 0, seqMtp: 3 }, { deltanet: false, window: 6, mtpDepth: 0, seqMtp: 2 }]) {
     const { sched, engine } = setup(o);
     for (const seed of [1, 2, 3]) {
       const prompt = tokens(5 + seed * 3, V - 1, seed);
@@ -78,12 +78,14 @@ function exactMarginals(model: ReturnType<typeof buildModel>, prompt: number[]):
   });
 }
 
-test("sampling matches the model's distribution on a tiny vocabulary (plain and speculative, χ²)", async () => {
-  const { model, sched } = setup({ std: 0.3, seed: 11, maxQueue: 4000, moe: false, maxBatch: 10 });
+for (const drafter of ["parallel heads", "sequential modules"] as const)
+test(`sampling matches the model's distribution on a tiny vocabulary (plain and speculative with ${drafter}, χ²)`, async () => {
+  const seq = drafter === "sequential modules";
+  const { model, sched } = setup({ std: 0.3, seed: 11, maxQueue: 4000, moe: false, maxBatch: 10, ...(seq ? { mtpDepth: 0, seqMtp: 2 } : {}) });
   const prompt = tokens(4, V - 1, 4);
   const { p1, p2 } = exactMarginals(model, prompt);
   const N = 1200; // 120 requests × n = 10 choices (each choice its own seed)
-  for (const speculative of [false, true]) {
+  for (const speculative of seq ? [true] : [false, true]) {
     const c1 = new Array(V).fill(0);
     const c2 = new Array(V).fill(0);
     let drafted = 0;
@@ -224,4 +226,8 @@ test("cancellation frees the request's blocks; bad requests are refused with cle
   assert.throws(() => sched.submit([1, 99], {}), /outside the vocabulary/);
   const noMtp = setup({ mtpDepth: 0 });
   assert.throws(() => noMtp.sched.submit([1, 2], { speculative: true }), /MTP/);
+  // sequential modules with a sequence mixer in their block would need their own cache: refused
+  const mixer = setup({ mtpDepth: 0, seqMtp: 2, seqMtpAttention: true });
+  assert.equal(mixer.engine.drafter, null);
+  assert.throws(() => mixer.sched.submit([1, 2], { speculative: true }), /FFN-only module blocks.*mtp\.0\.block\.attn/);
 });

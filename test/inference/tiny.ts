@@ -26,6 +26,10 @@ export interface TinyOptions {
   positional?: PositionalSpec;
   contextLength?: number;
   std?: number;
+  /** Sequential (DeepSeek-style) MTP modules after the stack, each an FFN-only block (0 = none). */
+  seqMtp?: number;
+  /** Give those modules' blocks an attention sublayer too (drafting must then be refused). */
+  seqMtpAttention?: boolean;
 }
 
 export function tinyHybrid(o: TinyOptions = {}): ModelConfig {
@@ -50,6 +54,15 @@ export function tinyHybrid(o: TinyOptions = {}): ModelConfig {
     finalNorm: norm,
     head: { tied: false, bias: false },
     init: { std: o.std ?? 0.02 },
+    mtp: o.seqMtp
+      ? {
+          kind: "sequential",
+          depth: o.seqMtp,
+          lossWeight: 0.3,
+          norm,
+          block: { sublayers: [...(o.seqMtpAttention ? [attnSub(attention, pre(norm), "attn")] : []), ffnSub(swiglu(2 * d), pre(norm), "ffn")] },
+        }
+      : null,
   });
 }
 

@@ -11,6 +11,7 @@ const DECODE_FLAGS = {
   "spec-model": { type: "string" },
   "save-spec-model": { type: "string" },
   "spec-ffn": { type: "string" },
+  "spec-mtp": { type: "string" },
   batches: { type: "string" },
   steps: { type: "string" },
   "prompt-len": { type: "string" },
@@ -45,7 +46,10 @@ decode — inference benchmarks (docs/benchmarks.md "Inference"):
   --train-seconds S      training budget of that model (default 480)
   --save-spec-model DIR  keep the model trained here as a run folder (for --spec-model later)
   --spec-ffn swiglu|moe  feed-forward of that model (default swiglu; moe = the flagship's routing)
-  --mtp-depth D          its MTP depth, i.e. D − 1 drafts per step (default 3)
+  --spec-mtp sequential|parallel  MTP of that model: sequential FFN-only modules (D drafts per
+                         step, each conditioned on the one before; the default) or parallel
+                         heads (D − 1 drafts per step)
+  --mtp-depth D          its MTP depth (default 3)
   --batches LIST         batch sizes of part 2 (default 1,8)
   --steps N              timed decode steps per batch size (default 16)
   --prompt-len N         prompt tokens before timing (default 32)
@@ -61,6 +65,11 @@ train — training throughput (forward + backward + AdamW) of a preset:
 function specFfn(v: unknown): "swiglu" | "moe" {
   if (v === undefined || v === "swiglu" || v === "moe") return (v ?? "swiglu") as "swiglu" | "moe";
   throw new UsageError(`chimera bench decode: --spec-ffn takes swiglu or moe (got '${String(v)}')`);
+}
+
+function specMtp(v: unknown): "parallel" | "sequential" {
+  if (v === undefined || v === "parallel" || v === "sequential") return (v ?? "sequential") as "parallel" | "sequential";
+  throw new UsageError(`chimera bench decode: --spec-mtp takes parallel or sequential (got '${String(v)}')`);
 }
 
 async function decode(argv: string[]): Promise<number> {
@@ -87,6 +96,7 @@ async function decode(argv: string[]): Promise<number> {
     specModel: flags["spec-model"] as string | undefined,
     saveSpecModel: flags["save-spec-model"] as string | undefined,
     specFfn: specFfn(flags["spec-ffn"]),
+    specMtp: specMtp(flags["spec-mtp"]),
     batches,
     steps: numberFlag("bench decode", flags, "steps", 16, { integer: true, min: 1, max: 10_000 }),
     promptLen: numberFlag("bench decode", flags, "prompt-len", 32, { integer: true, min: 1, max: 100_000 }),
@@ -116,10 +126,10 @@ async function decode(argv: string[]): Promise<number> {
     if (res.speculative) {
       const s = res.speculative;
       lines.push(
-        `speculative decoding, ${s.model}, MTP depth ${s.mtpDepth} (${s.mtpDepth - 1} drafts/step):`,
+        `speculative decoding, ${s.model}, ${s.mtp} MTP depth ${s.mtpDepth} (${s.drafts} drafts/step):`,
         `  greedy: ${s.plainTokensPerSec.toFixed(1)} → ${s.specTokensPerSec.toFixed(1)} tokens/s (×${s.speedup.toFixed(2)}; by CPU time ×${s.speedupCpu.toFixed(2)}), acceptance ${(100 * s.acceptanceRate).toFixed(1)}%, ${s.tokensPerStep.toFixed(2)} tokens/pass, identical output: ${s.sameOutput}`,
       );
-      if (s.sampled) lines.push(`  sampled τ ${s.sampled.temperature}: ×${s.sampled.speedup.toFixed(2)}, acceptance ${(100 * s.sampled.acceptanceRate).toFixed(1)}%`);
+      if (s.sampled) lines.push(`  sampled τ ${s.sampled.temperature}: ×${s.sampled.speedup.toFixed(2)} (by CPU time ×${s.sampled.speedupCpu.toFixed(2)}), acceptance ${(100 * s.sampled.acceptanceRate).toFixed(1)}%, ${s.sampled.tokensPerStep.toFixed(2)} tokens/pass`);
     }
     console.log(lines.join("\n"));
   }
