@@ -337,7 +337,9 @@ void forwardRecurrent(const Dims& d, const float* Q, const float* K, const float
                       const float* S0, float* Out, float* Sfin, float* saved) {
   const int Dk = d.Dk, Dv = d.Dv;
   const size_t n = size_t(Dk) * Dv;
-  parallelTasks(size_t(d.B) * d.H, [&](size_t task, int) {
+  // ~4 multiply-adds per state element per token; a few-token decode call stays on this thread
+  const double work = 4.0 * d.B * d.H * double(d.T) * double(n);
+  parallelTasksMin(size_t(d.B) * d.H, work, 1 << 19, [&](size_t task, int) {
     const int bi = static_cast<int>(task / d.H), h = static_cast<int>(task % d.H);
     std::vector<float> Sv(n), uv(Dv), ov(Dv);
     float* __restrict S = Sv.data();

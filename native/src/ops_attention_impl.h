@@ -240,7 +240,9 @@ static void attentionForward(const AttnDims& a, const float* q, const float* k, 
   const long nqt = (a.Tq + ATT_BQ - 1) / ATT_BQ;
   const size_t ntasks = size_t(a.B) * a.Hq * nqt;
   const double work = double(a.B) * a.Hq * a.Tq * std::min<long>(a.Tk, a.window > 0 ? a.window : a.Tk) * double(a.D + a.Dv);
-  const bool serial = work < 65536.0;
+  // below ~2^19 multiply-adds (e.g. a few query tokens over a short context) a pool hand-off
+  // costs more than it saves
+  const bool serial = work < 524288.0;
   // Kᵀ per (b, kv head), shared by every query tile and head of the group
   std::vector<float> kT(size_t(a.B) * a.Hkv * a.D * a.Tk);
   auto tr = [&](size_t t, int) {

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 
 namespace chimera {
 
@@ -39,6 +40,20 @@ void parallelTasks(size_t ntasks, F&& f) {
   }
   using Fn = std::remove_reference_t<F>;
   poolRun(ntasks, [](void* c, size_t t, int tid) { (*static_cast<Fn*>(c))(t, tid); }, const_cast<void*>(static_cast<const void*>(&f)));
+}
+
+/**
+ * parallelTasks when `work` (in multiply-adds or elements touched) is worth a pool hand-off,
+ * serial below `minWork`: a few-token decode or verify call is faster on one thread than through
+ * a barrier (and a descheduled worker on a busy machine stalls the barrier).
+ */
+template <class F>
+void parallelTasksMin(size_t ntasks, double work, double minWork, F&& f) {
+  if (work < minWork) {
+    for (size_t t = 0; t < ntasks; t++) f(t, 0);
+    return;
+  }
+  parallelTasks(ntasks, std::forward<F>(f));
 }
 
 /**
