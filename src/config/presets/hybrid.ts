@@ -25,6 +25,7 @@ import { moe } from "../components/moe.js";
 import { parallelMtpHead } from "../components/mtp_head.js";
 import { rmsnorm } from "../components/rmsnorm.js";
 import { rope } from "../components/rope.js";
+import { swiglu } from "../components/swiglu.js";
 import { pattern } from "../pattern.js";
 import type { BlockSpec, ModelConfig } from "../types.js";
 import type { PresetDef } from "./types.js";
@@ -77,7 +78,13 @@ const TINY: HybridDims = {
   mtpDepth: 2,
 };
 
-type Variant = "prenorm" | "literal" | "seqmtp";
+/**
+ * prenorm: the default; literal: the spec's 3 norms; seqmtp: one DeepSeek-style sequential MTP
+ * module (attention + MoE block) instead of the per-superblock heads; draft: 3 sequential MTP
+ * modules whose blocks are a single SwiGLU FFN (no sequence mixer), which the inference engine
+ * can draft with (docs/inference.md, speculative decoding).
+ */
+type Variant = "prenorm" | "literal" | "seqmtp" | "draft";
 
 const norm = rmsnorm(1e-6);
 
@@ -106,7 +113,7 @@ function superblock(x: HybridDims, variant: Variant): BlockSpec {
     attnSub(attention(x), pre(norm), "attn"),
     ffnSub(moeFfn(x), moeNorm, "ffn2"),
   ];
-  if (variant !== "seqmtp") sublayers.push(mtpSub(parallelMtpHead(x.mtpDepth, 0.3), pre(norm), "mtp"));
+  if (variant !== "seqmtp" && variant !== "draft") sublayers.push(mtpSub(parallelMtpHead(x.mtpDepth, 0.3), pre(norm), "mtp"));
   return { sublayers };
 }
 
@@ -126,7 +133,9 @@ function hybrid(name: string, description: string, x: HybridDims, superblocks: n
     mtp:
       variant === "seqmtp"
         ? { kind: "sequential", depth: 1, lossWeight: 0.3, norm, block: { sublayers: [attnSub(attention(x), pre(norm)), ffnSub(moeFfn(x), pre(norm), "ffn")] } }
-        : null,
+        : variant === "draft"
+          ? { kind: "sequential", depth: 3, lossWeight: 0.5, norm, block: { sublayers: [ffnSub(swiglu(2 * x.dModel), pre(norm), "ffn")] } }
+          : null,
     init: { std: 0.02 },
     // small widths train well with a larger step; full width uses the usual 3e-4
     training:
@@ -195,5 +204,11 @@ export const HYBRID_PRESETS: PresetDef[] = [
     family: "hybrid",
     description: "hybrid-tiny with a sequential (DeepSeek-style) MTP module",
     build: () => hybrid("hybrid-tiny-seqmtp", "Chimera hybrid, tiny, sequential MTP", TINY, 1, "seqmtp"),
+  },
+  {
+    name: "hybrid-tiny-draft",
+    family: "hybrid",
+    description: "hybrid-tiny with 3 FFN-only sequential MTP modules: the fast drafter for --speculative",
+    build: () => hybrid("hybrid-tiny-draft", "Chimera hybrid, tiny, sequential MTP drafter for speculative decoding", TINY, 1, "draft"),
   },
 ];
