@@ -7,17 +7,14 @@
  * `savedStates`, and with chunk size 1 that is the state entering every token; the conv state
  * after token t is the last K−1 conv inputs up to t. One call, no re-feeding of accepted drafts.
  *
- * The computation is the layer's own (src/layers/gated_deltanet.ts, Qwen3-Next wiring), step for
- * step with the same ops, except that the gated delta rule runs the recurrent kernel directly
+ * The projections, conv, gates and output are the layer's own (`GatedDeltaNet.inputs` / `output`,
+ * src/layers/gated_deltanet.ts); only the gated delta rule differs: it runs the recurrent kernel directly
  * (what the op's "auto" mode runs for T ≤ 16, and exact for any T). The sublayer wrapper
  * (norm placement, residual) mirrors `Sublayer.forward` in eval mode (no dropout).
  * test/inference/engine.test.ts checks it against the layer (outputs and every per-token state).
  */
-import { add, exp, mul, neg, sigmoid, silu, softplus } from "../ops/elementwise.js";
-import { causalConv1d } from "../ops/conv.js";
-import { l2Normalize, rmsNormGated } from "../ops/norm.js";
-import { concat, repeatInterleave, split } from "../ops/shape.js";
-import { reshape } from "../ops/view.js";
+import { add } from "../ops/elementwise.js";
+import { l2Normalize } from "../ops/norm.js";
 import { Tensor } from "../tensor/tensor.js";
 import { allocArray } from "../tensor/dtype.js";
 import { kernelsFor } from "../backend/index.js";
@@ -34,46 +31,26 @@ export interface DeltaNetHistory {
 /** The DeltaNet component on one sequence's normalised input x [1, T, d]; updates `st` to the state after the last token. */
 function deltaNetWithHistory(layer: GatedDeltaNet, x: Tensor, st: DeltaNetState): { y: Tensor; history: DeltaNetHistory } {
   const [B, T] = x.shape as [number, number, number];
-  const { numKeyHeads: Hk, numValueHeads: Hv, keyHeadDim: dk, valueHeadDim: dv, convKernel: K, normEps } = layer.spec;
+  const { numValueHeads: Hv, keyHeadDim: dk, valueHeadDim: dv, convKernel: K } = layer.spec;
   const C = convChannels(layer.spec);
-  const r = Hv / Hk;
-  const qkvz = reshape(layer.in_proj_qkvz.forward(x), [B, T, Hk, 2 * dk + 2 * r * dv]);
-  const [q0, k0, v0, z0] = split(qkvz, [dk, dk, r * dv, r * dv], 3) as [Tensor, Tensor, Tensor, Tensor];
-  const ba = reshape(layer.in_proj_ba.forward(x), [B, T, Hk, 2 * r]);
-  const [b0, a0] = split(ba, [r, r], 3) as [Tensor, Tensor];
-  const z = reshape(z0, [B, T, Hv, dv]);
-  const b = reshape(b0, [B, T, Hv]);
-  const a = reshape(a0, [B, T, Hv]);
-  const mixed = concat([reshape(q0, [B, T, Hk * dk]), reshape(k0, [B, T, Hk * dk]), reshape(v0, [B, T, Hv * dv])], 2); // [B, T, C]
   const oldConv = st.conv.dense();
-  const conv = causalConv1d(mixed, reshape(layer.conv1d.weight, [C, K]), null, st.conv);
-  const act = silu(conv.out);
-  const [qc, kc, vc] = split(act, [Hk * dk, Hk * dk, Hv * dv], 2) as [Tensor, Tensor, Tensor];
-  let q = reshape(qc, [B, T, Hk, dk]);
-  let k = reshape(kc, [B, T, Hk, dk]);
-  const v = reshape(vc, [B, T, Hv, dv]);
-  if (r > 1) {
-    q = repeatInterleave(q, r, 2); // [B, T, H_v, d_k]
-    k = repeatInterleave(k, r, 2);
-  }
-  const beta = sigmoid(b);
-  const g = mul(neg(exp(layer.A_log)), softplus(add(a, layer.dt_bias))); // [B, T, H_v]
-  q = l2Normalize(q, -1, 1e-6);
-  k = l2Normalize(k, -1, 1e-6);
+  const inp = layer.inputs(x, B, T, st.conv);
+  const q = l2Normalize(inp.q, -1, 1e-6);
+  const k = l2Normalize(inp.k, -1, 1e-6);
   const dtype = x.dtype;
   const n = dk * dv;
   const out = allocArray(dtype, B * T * Hv * dv);
   const fin = allocArray(dtype, B * Hv * n);
   const saved = allocArray(dtype, B * Hv * T * n); // [B, H_v, T, d_k, d_v]: the state entering token t
-  kernelsFor(dtype).gatedDeltaRecurrent(q.dense(), k.dense(), v.dense(), g.dense(), beta.dense(), st.S.dense(), out, fin, saved, B, T, Hv, dk, dv, 1 / Math.sqrt(dk), 1);
-  const mixedD = mixed.dense();
+  kernelsFor(dtype).gatedDeltaRecurrent(q.dense(), k.dense(), inp.v.dense(), inp.g.dense(), inp.beta.dense(), st.S.dense(), out, fin, saved, B, T, Hv, dk, dv, 1 / Math.sqrt(dk), 1);
+  const mixedD = inp.mixed.dense();
   const S0 = st.S.shape;
   const C0 = st.conv.shape;
   st.S = new Tensor(fin, S0);
-  st.conv = conv.newState.detach();
+  st.conv = inp.convState.detach();
   const history: DeltaNetHistory = {
     at(t: number): DeltaNetState {
-      if (t === T - 1) return { kind: "gated_deltanet", S: new Tensor(fin, S0), conv: new Tensor(conv.newState.dense(), C0) }; // tensors are replaced, never mutated: sharing is safe
+      if (t === T - 1) return { kind: "gated_deltanet", S: new Tensor(fin, S0), conv: new Tensor(inp.convState.dense(), C0) }; // tensors are replaced, never mutated: sharing is safe
       const S = allocArray(dtype, Hv * n);
       for (let h = 0; h < Hv; h++) S.set(saved.subarray((h * T + t + 1) * n, (h * T + t + 2) * n), h * n);
       // conv inputs of positions t−K+2 … t in the padded sequence [old state (K−1 rows); mixed (T rows)]
@@ -86,8 +63,7 @@ function deltaNetWithHistory(layer: GatedDeltaNet, x: Tensor, st: DeltaNetState)
       return { kind: "gated_deltanet", S: new Tensor(S, S0), conv: new Tensor(cs, C0) };
     },
   };
-  const o = rmsNormGated(new Tensor(out, [B, T, Hv, dv]), z, layer.norm.weight, normEps); // [B, T, H_v, d_v]
-  return { y: layer.out_proj.forward(reshape(o, [B, T, Hv * dv])), history };
+  return { y: layer.output(new Tensor(out, [B, T, Hv, dv]), inp.z, B, T), history };
 }
 
 /** `Sublayer.forward` (eval mode) for a DeltaNet sublayer, keeping the per-token state history. */

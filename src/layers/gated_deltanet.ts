@@ -94,11 +94,14 @@ export class GatedDeltaNet extends Layer {
     };
   }
 
-  forward(x: Tensor, ctx: LayerContext, state: LayerState | null): Tensor {
-    const { B, T } = ctx;
-    const { numKeyHeads: Hk, numValueHeads: Hv, keyHeadDim: dk, valueHeadDim: dv, convKernel: K, normEps } = this.spec;
+  /**
+   * Everything before the delta rule, on x [B, T, d]: the projections, the short causal conv over
+   * [q; k; v] (continuing `convState` when given) + SiLU, and the gates. q, k are not yet
+   * L2-normalised. Shared by `forward` and the speculative verify path (src/inference/deltanet.ts).
+   */
+  inputs(x: Tensor, B: number, T: number, convState: Tensor | null): DeltaNetInputs {
+    const { numKeyHeads: Hk, numValueHeads: Hv, keyHeadDim: dk, valueHeadDim: dv, convKernel: K } = this.spec;
     const r = Hv / Hk;
-    const st = state as DeltaNetState | null;
     // projections, per key-head group
     const qkvz = reshape(this.in_proj_qkvz.forward(x), [B, T, Hk, 2 * dk + 2 * r * dv]);
     const [q0, k0, v0, z0] = split(qkvz, [dk, dk, r * dv, r * dv], 3) as [Tensor, Tensor, Tensor, Tensor];
@@ -109,7 +112,7 @@ export class GatedDeltaNet extends Layer {
     const a = reshape(a0, [B, T, Hv]);
     // short causal conv over [q; k; v] + SiLU
     const mixed = concat([reshape(q0, [B, T, Hk * dk]), reshape(k0, [B, T, Hk * dk]), reshape(v0, [B, T, Hv * dv])], 2); // [B, T, C]
-    const conv = causalConv1d(mixed, reshape(this.conv1d.weight, [this.C, K]), null, st ? st.conv : null);
+    const conv = causalConv1d(mixed, reshape(this.conv1d.weight, [this.C, K]), null, convState);
     const act = silu(conv.out);
     const [qc, kc, vc] = split(act, [Hk * dk, Hk * dk, Hv * dv], 2) as [Tensor, Tensor, Tensor];
     let q = reshape(qc, [B, T, Hk, dk]);
@@ -122,7 +125,21 @@ export class GatedDeltaNet extends Layer {
     // gates
     const beta = sigmoid(b);
     const g = mul(neg(exp(this.A_log)), softplus(add(a, this.dt_bias))); // [B, T, H_v]
-    const res = gatedDeltaRule(q, k, v, g, beta, {
+    return { q, k, v, g, beta, z, mixed, convState: conv.newState };
+  }
+
+  /** Gated RMSNorm of the delta rule's output o [B, T, H_v, d_v] with z, then the output projection → [B, T, d]. */
+  output(o: Tensor, z: Tensor, B: number, T: number): Tensor {
+    const { numValueHeads: Hv, valueHeadDim: dv, normEps } = this.spec;
+    const n = rmsNormGated(o, z, this.norm.weight, normEps); // [B, T, H_v, d_v]
+    return this.out_proj.forward(reshape(n, [B, T, Hv * dv]));
+  }
+
+  forward(x: Tensor, ctx: LayerContext, state: LayerState | null): Tensor {
+    const { B, T } = ctx;
+    const st = state as DeltaNetState | null;
+    const inp = this.inputs(x, B, T, st ? st.conv : null);
+    const res = gatedDeltaRule(inp.q, inp.k, inp.v, inp.g, inp.beta, {
       initialState: st ? st.S : null,
       useQkL2Norm: true,
       mode: "auto",
@@ -130,11 +147,28 @@ export class GatedDeltaNet extends Layer {
     });
     if (st) {
       st.S = res.finalState!.detach();
-      st.conv = conv.newState.detach();
+      st.conv = inp.convState.detach();
     }
-    const o = rmsNormGated(res.out, z, this.norm.weight, normEps); // [B, T, H_v, d_v]
-    return this.out_proj.forward(reshape(o, [B, T, Hv * dv]));
+    return this.output(res.out, inp.z, B, T);
   }
+}
+
+/** What `GatedDeltaNet.inputs` returns (shapes for x [B, T, d]). */
+export interface DeltaNetInputs {
+  /** [B, T, H_v, d_k] each (key heads repeated to the value heads; not L2-normalised). */
+  q: Tensor;
+  k: Tensor;
+  /** [B, T, H_v, d_v] */
+  v: Tensor;
+  /** log-decay g and write strength β [B, T, H_v] */
+  g: Tensor;
+  beta: Tensor;
+  /** output gate [B, T, H_v, d_v] */
+  z: Tensor;
+  /** conv inputs [q; k; v] [B, T, C] */
+  mixed: Tensor;
+  /** the conv state after the last token [B, K−1, C] */
+  convState: Tensor;
 }
 
 /** dt_bias = softplus⁻¹(dt), dt = exp(U(ln 1e-3, ln 0.1)) clamped ≥ 1e-4 (fla GDN init). */
