@@ -8,34 +8,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { assertClose } from "../helpers/gradcheck.js";
 import { setBlas, setThreads, getThreads, blasInfo } from "../../src/backend/index.js";
-import { N, R, addon, rand, sameBits, skip } from "./helpers.js";
+import { N, R, addon, rand, sameBits, skip, gemmCase, type GemmCase } from "./helpers.js";
 
 const SIZES = [1, 2, 7, 16, 33, 65, 130];
 
-interface Case {
-  tA: boolean;
-  tB: boolean;
-  m: number;
-  n: number;
-  k: number;
-  alpha: number;
-  beta: number;
-}
+type Case = GemmCase;
 
-function runCase(c: Case, seed: number, K = N): { got: Float32Array; want: Float32Array } {
-  const { tA, tB, m, n, k, alpha, beta } = c;
-  // padded leading dimensions and non-zero offsets
-  const lda = (tA ? m : k) + 3, ldb = (tB ? k : n) + 2, ldc = n + 1;
-  const aOff = 5, bOff = 3, cOff = 7;
-  const A = rand(aOff + (tA ? k : m) * lda, seed);
-  const B = rand(bOff + (tB ? n : k) * ldb, seed + 1);
-  const C0 = rand(cOff + m * ldc, seed + 2);
-  if (beta === 0) C0.fill(NaN); // beta = 0 must ignore C's contents
-  const got = C0.slice(), want = C0.slice();
-  K.gemm(tA, tB, m, n, k, alpha, A, aOff, lda, B, bOff, ldb, beta, got, cOff, ldc);
-  R.gemm(tA, tB, m, n, k, alpha, A, aOff, lda, B, bOff, ldb, beta, want, cOff, ldc);
-  return { got, want };
-}
+const runCase = (c: Case, seed: number, K = N) => gemmCase(c, seed, { K });
 
 function sweep(label: string): void {
   let seed = 1;

@@ -9,36 +9,16 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { assertClose } from "../helpers/gradcheck.js";
 import { setBlas, setThreads, getThreads, blasInfo } from "../../src/backend/index.js";
-import { N, R, addon, rand, sameBits, skip, ODD } from "./helpers.js";
+import { N, addon, rand, sameBits, skip, ODD, gemmCase, type GemmCase } from "./helpers.js";
 
 const MS = [2, 3, 4, 7, 8, 15, 16];
 const AB: readonly (readonly [number, number])[] = [[1, 0], [0.5, 1], [-1.5, 0.25], [2, -1]];
 
-interface Case {
-  tA: boolean;
-  tB: boolean;
-  m: number;
-  n: number;
-  k: number;
-  alpha: number;
-  beta: number;
-}
+type Case = GemmCase;
 
 /** Operands with padded leading dimensions and offsets; returns the native and reference C. */
-function runCase(c: Case, seed: number, edit?: (A: Float32Array, B: Float32Array) => void): { got: Float32Array; want: Float32Array } {
-  const { tA, tB, m, n, k, alpha, beta } = c;
-  const lda = (tA ? m : k) + 5, ldb = (tB ? k : n) + 3, ldc = n + 2;
-  const aOff = 3, bOff = 1, cOff = 4;
-  const A = rand(aOff + (tA ? k : m) * lda, seed);
-  const B = rand(bOff + (tB ? n : k) * ldb, seed + 1);
-  edit?.(A, B);
-  const C0 = rand(cOff + m * ldc, seed + 2);
-  if (beta === 0) C0.fill(NaN); // beta = 0: C is not read
-  const got = C0.slice(), want = C0.slice();
-  N.gemm(tA, tB, m, n, k, alpha, A, aOff, lda, B, bOff, ldb, beta, got, cOff, ldc);
-  R.gemm(tA, tB, m, n, k, alpha, A, aOff, lda, B, bOff, ldb, beta, want, cOff, ldc);
-  return { got, want };
-}
+const runCase = (c: Case, seed: number, edit?: (A: Float32Array, B: Float32Array) => void) =>
+  gemmCase(c, seed, { layout: { padA: 5, padB: 3, padC: 2, aOff: 3, bOff: 1, cOff: 4 }, edit });
 
 function check(c: Case, seed: number, label: string): void {
   const { got, want } = runCase(c, seed);

@@ -48,3 +48,48 @@ export function sameBits(a: ArrayLike<number>, b: ArrayLike<number>, what: strin
     if (x !== y && !(Number.isNaN(x) && Number.isNaN(y))) throw new Error(`${what}[${i}]: ${x} vs ${y}`);
   }
 }
+
+/** One gemm problem: C[m, n] = alpha·op(A)·op(B) + beta·C. */
+export interface GemmCase {
+  tA: boolean;
+  tB: boolean;
+  m: number;
+  n: number;
+  k: number;
+  alpha: number;
+  beta: number;
+}
+
+/** Extra elements per stored row (lda, ldb, ldc beyond the minimum) and array offsets. */
+export interface GemmLayout {
+  padA: number;
+  padB: number;
+  padC: number;
+  aOff: number;
+  bOff: number;
+  cOff: number;
+}
+
+/**
+ * Runs c on table K and on the reference with seeded operands laid out with padded leading
+ * dimensions and offsets (beta = 0: C starts NaN-filled, which must not leak); `edit` may change
+ * A and B first. Returns both C arrays.
+ */
+export function gemmCase(
+  c: GemmCase,
+  seed: number,
+  o: { K?: Kernels; layout?: GemmLayout; edit?: (A: Float32Array, B: Float32Array) => void } = {},
+): { got: Float32Array; want: Float32Array } {
+  const { tA, tB, m, n, k, alpha, beta } = c;
+  const L = o.layout ?? { padA: 3, padB: 2, padC: 1, aOff: 5, bOff: 3, cOff: 7 };
+  const lda = (tA ? m : k) + L.padA, ldb = (tB ? k : n) + L.padB, ldc = n + L.padC;
+  const A = rand(L.aOff + (tA ? k : m) * lda, seed);
+  const B = rand(L.bOff + (tB ? n : k) * ldb, seed + 1);
+  o.edit?.(A, B);
+  const C0 = rand(L.cOff + m * ldc, seed + 2);
+  if (beta === 0) C0.fill(NaN);
+  const got = C0.slice(), want = C0.slice();
+  (o.K ?? N).gemm(tA, tB, m, n, k, alpha, A, L.aOff, lda, B, L.bOff, ldb, beta, got, L.cOff, ldc);
+  R.gemm(tA, tB, m, n, k, alpha, A, L.aOff, lda, B, L.bOff, ldb, beta, want, L.cOff, ldc);
+  return { got, want };
+}
