@@ -100,18 +100,12 @@ Init init;
 /** Below this many multiply-adds the built-in kernel beats a library call. */
 constexpr double kSmallGemm = 32.0 * 32.0 * 32.0;
 
-/**
- * Products the built-in few-row path takes (the condition of smallGemmTakes in gemm_small.h):
- * 2 ≤ m ≤ 16 streams op(B) once and runs 2–5× faster than OpenBLAS, which packs op(B).
- */
-bool builtinFewRows(const GemmArgs& g) { return g.m >= 2 && g.m <= 16 && (!g.transB || g.k >= 32); }
-
 }  // namespace
 
 void gemm(const GemmArgs& g) {
   if (g.m == 0 || g.n == 0) return;
   const double work = static_cast<double>(g.m) * g.n * g.k;
-  if (useOpenblas && !inParallel() && g.k > 0 && g.m > 1 && g.n > 1 && work >= kSmallGemm && !builtinFewRows(g)) {
+  if (useOpenblas && !inParallel() && g.k > 0 && g.m > 1 && g.n > 1 && work >= kSmallGemm && !fewRowsGemm(g)) {  // few rows: the built-in streaming path is 2–5× faster
     // CBLAS requires leading dimensions ≥ the stored row length even where they are unused.
     const size_t aCols = g.transA ? g.m : g.k, bCols = g.transB ? g.k : g.n;
     const size_t lda = g.lda < aCols ? aCols : g.lda;

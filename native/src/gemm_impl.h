@@ -253,7 +253,7 @@ static void k_sgemm(const GemmArgs& g, bool threaded) {
     gemv(k, m, g.alpha, g.b, g.transB ? 1 : g.ldb, g.a, g.lda, g.transA, g.beta, g.c, g.ldc, threaded);
     return;
   }
-  if (smallGemmTakes(g)) {
+  if (fewRowsGemm(g)) {
     // few rows (batched decode): stream op(B) once, no packing (gemm_small.h)
     smallGemm(g, threaded);
     return;

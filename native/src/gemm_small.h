@@ -19,7 +19,7 @@
 // Uses W, VF and the vector helpers of simd_*.h, AlignedBuf and round_up of gemm_impl.h.
 
 /** Largest m the few-row path takes. */
-constexpr size_t kSmallM = 16;
+constexpr size_t kSmallM = kFewRowsMax;
 /** Rows of op(A) per register tile (AVX-512 has 32 vector registers, AVX2 16). */
 constexpr int kSmallRI = W == 16 ? 8 : 4;
 
@@ -277,14 +277,6 @@ static void smallGemmChunks(const GemmArgs& g, const float* A, size_t sAi, size_
   const bool par = threaded && ntasks > 1 && n * k >= (size_t(1) << 16);
   if (par) parallelTasks(ntasks, task);
   else for (size_t t = 0; t < ntasks; t++) task(t, 0);
-}
-
-/** Whether the few-row path takes this product (2 ≤ m ≤ kSmallM; k > 0, alpha ≠ 0 handled). */
-static inline bool smallGemmTakes(const GemmArgs& g) {
-  if (g.m < 2 || g.m > kSmallM) return false;
-  // dot tiles: one horizontal sum per C element, so k must amortise it
-  if (g.transB) return g.k >= 32;
-  return true;
 }
 
 /** C = alpha·op(A)·op(B) + beta·C for 2 ≤ m ≤ kSmallM (see the top of this file). */

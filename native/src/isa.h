@@ -29,6 +29,19 @@ struct GemmArgs {
   size_t ldc;
 };
 
+/** Most rows the few-row gemm path (gemm_small.h) takes. */
+constexpr size_t kFewRowsMax = 16;
+
+/**
+ * Whether a product takes the built-in few-row path (2 ≤ m ≤ 16), which streams op(B) once: used
+ * by the kernel itself and by the BLAS dispatcher, which keeps these products off OpenBLAS.
+ * With op(B) = Bᵀ each C element ends in one horizontal sum, so k must amortise it.
+ */
+inline bool fewRowsGemm(const GemmArgs& g) {
+  if (g.m < 2 || g.m > kFewRowsMax) return false;
+  return !g.transB || g.k >= 32;
+}
+
 /** AdamW step constants, derived in double from the call's arguments and rounded once. */
 struct AdamCoefs {
   float lr, beta1, beta2, c1, c2, eps, wd, invBc1, invBc2;
