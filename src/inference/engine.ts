@@ -31,7 +31,7 @@
  *     such a model is refused with a ChimeraError naming the sublayer.
  */
 import { noGrad } from "../autograd/node.js";
-import { add, affine } from "../ops/elementwise.js";
+import { add } from "../ops/elementwise.js";
 import { embedding } from "../ops/nn.js";
 import { concat } from "../ops/shape.js";
 import { reshape, slice } from "../ops/view.js";
@@ -319,8 +319,7 @@ export class InferenceEngine {
         maxStart = Math.max(maxStart, r.length);
       });
       // input layer with per-row positions
-      let x = model.embed.forward(ids, B, T); // [B, T, d]
-      if (cfg.embedding.scaleBySqrtD) x = affine(x, Math.sqrt(this.d));
+      let x = model.embedTokens(ids, B, T); // [B, T, d]
       if (cfg.positional.kind === "learned") {
         const P = model.pos_embed!.maxPositions;
         const last = maxStart + T - 1;
@@ -331,19 +330,7 @@ export class InferenceEngine {
         const rowsPe = rows.map((r) => reshape(sinusoidalTable(r.length, T, this.d, base, x.dtype), [1, T, this.d]));
         x = add(x, rowsPe.length === 1 ? rowsPe[0]! : concat(rowsPe, 0));
       }
-      const ctx: LayerContext = {
-        B,
-        T,
-        startPos: maxStart,
-        positions,
-        training: false,
-        computeLosses: false,
-        targets: null,
-        ignoreIndex: -100,
-        unembed: (h) => model.unembed(h),
-        aux: [],
-        mtp: [],
-      };
+      const ctx = this.evalContext(B, T, maxStart, positions);
       const drafter = opts.mtp ? this.drafter : null;
       if (opts.mtp && !drafter) throw new ChimeraError(this.draftRefusal ?? "inference: this model cannot draft");
       const hist: { i: number; j: number; h: DeltaNetHistory }[] = [];
@@ -427,6 +414,24 @@ export class InferenceEngine {
     });
   }
 
+  /** The layer context of an inference call (eval mode, no losses). */
+  private evalContext(B: number, T: number, startPos: number, positions: Int32Array): LayerContext {
+    const model = this.model;
+    return {
+      B,
+      T,
+      startPos,
+      positions,
+      training: false,
+      computeLosses: false,
+      targets: null,
+      ignoreIndex: -100,
+      unembed: (h) => model.unembed(h),
+      aux: [],
+      mtp: [],
+    };
+  }
+
   /**
    * Drafts `count` tokens after `next` (the committed token that follows position t) from row b,
    * position t of a forward's `mtpHidden`. For each draft i = 0 … count−1 in order, `choose`
@@ -447,23 +452,10 @@ export class InferenceEngine {
         return;
       }
       const model = this.model;
-      const ctx: LayerContext = {
-        B: 1,
-        T: 1,
-        startPos: 0,
-        positions: new Int32Array(1),
-        training: false,
-        computeLosses: false,
-        targets: null,
-        ignoreIndex: -100,
-        unembed: (x) => model.unembed(x),
-        aux: [],
-        mtp: [],
-      };
+      const ctx = this.evalContext(1, 1, 0, new Int32Array(1));
       let tok = next;
       for (let k = 0; k < count; k++) {
-        let emb = model.embed.forward(Int32Array.of(tok), 1, 1); // [1, 1, d]
-        if (model.config.embedding.scaleBySqrtD) emb = affine(emb, Math.sqrt(this.d));
+        const emb = model.embedTokens(Int32Array.of(tok), 1, 1); // [1, 1, d]
         const r = drafter.modules[k]!.forward(emb, h, ctx, this.blockOpts);
         tok = choose(model.unembed(r.normed).dense(), k);
         if (!(Number.isInteger(tok) && tok >= 0 && tok < this.V)) throw new ChimeraError(`inference: drafted token ${tok} is outside the vocabulary [0, ${this.V})`);

@@ -138,6 +138,12 @@ export class CausalLM extends Module {
     return all.map((e, i) => ({ e, i })).sort((a, b) => rank(a.e[0]) - rank(b.e[0]) || a.i - b.i).map((x) => x.e);
   }
 
+  /** Token embeddings of ids [B·T] → [B, T, d], scaled by √d when the config says so (no positions, no dropout). */
+  embedTokens(ids: Int32Array, B: number, T: number): Tensor {
+    const e = this.embed.forward(ids, B, T);
+    return this.config.embedding.scaleBySqrtD ? affine(e, Math.sqrt(this.config.dModel)) : e;
+  }
+
   /** The shared unembedding: h [..., d] → logits [..., V]. */
   unembed(h: Tensor): Tensor {
     return linear(h, this.head.weight ?? this.embed.weight, this.head.bias);
@@ -265,8 +271,7 @@ export class CausalLM extends Module {
           next[b * L + t] = ids[b * T + t + k + 1]!;
           tgt[b * L + t] = targets[b * T + t + k + 1]!;
         }
-      let emb = this.embed.forward(next, B, L);
-      if (this.config.embedding.scaleBySqrtD) emb = affine(emb, Math.sqrt(this.config.dModel));
+      const emb = this.embedTokens(next, B, L);
       const positions = new Int32Array(L);
       for (let t = 0; t < L; t++) positions[t] = t;
       const sub: LayerContext = { ...ctx, T: L, startPos: 0, positions, targets: null, computeLosses: true };
