@@ -7,8 +7,8 @@
  * `attend` (the path the attention layer takes when the cache has it): writes the call's k, v
  * into the blocks (allocating on demand, copy-on-write on shared blocks), then
  *   - decode / short calls (T < PREFILL_T): paged attention, reading keys through the block table
- *     (float64 softmax in TypeScript); with the native backend on float32, the row's visible keys
- *     are gathered (one copy) and the native fused attention kernel runs instead, several times
+ *     (float64 softmax in TypeScript); with the native backend on float32, the prefill path below
+ *     (held keys gathered + the call's own, native fused attention) runs instead, several times
  *     faster for a few queries over a long history (decode steps and speculative verify passes
  *     take the same path, so their numerics agree);
  *   - prefill (T ≥ PREFILL_T): the fused attention op (src/ops/attention.ts) on the row's keys —
@@ -113,22 +113,9 @@ export class PagedKVCache implements KVCache {
       });
       return new Tensor(out, [B, T, Hq, L.valueDim]);
     }
+    // prefill, and short calls on the native float32 backend: fused attention per row over
+    // [held prefix ; new keys]
     const rows: Tensor[] = [];
-    if (T < PREFILL_T) {
-      // short calls, native float32: gather the visible keys (the new ones are written already)
-      const qd = q.dense();
-      const wq = T * Hq * D;
-      for (let b = 0; b < B; b++) {
-        const start = starts[b]!;
-        const lo = opts.window > 0 ? Math.max(0, start - opts.window + 1) : 0;
-        const held = gatherKV(this.pool, this.layer, this.seqs[b]!, lo, start + T);
-        const n = start + T - lo;
-        const qb = new Tensor(qd.subarray(b * wq, (b + 1) * wq), [1, T, Hq, D]);
-        rows.push(attention(qb, new Tensor(held.k, [1, n, L.heads, L.headDim]), new Tensor(held.v, [1, n, L.heads, L.valueDim]), { causal: true, window: opts.window, sinks: opts.sinks, qStart: start - lo }));
-      }
-      return rows.length === 1 ? rows[0]! : concat(rows, 0);
-    }
-    // prefill: fused attention per row over [held prefix ; new keys]
     const qd = q.dense();
     const kd = k.dense();
     const vd = v.dense();
