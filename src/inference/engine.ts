@@ -3,8 +3,10 @@
  * own decode state, with the attention layers' keys and values in one shared paged pool.
  *
  * Per sequence (`EngineSequence`): a `PagedSequence` (block tables into the pool, components.md
- * §23) for every GQA layer, and the fixed-size state of every other stateful layer — Gated
- * DeltaNet's recurrent S [1, H_v, d_k, d_v] and conv window [1, K−1, C] (components.md §11).
+ * §23) for every GQA and MLA layer (MLA pages hold its latent rows [c_kv | k_rope]: one kv head
+ * whose value is the key's first kvLoraRank channels), and the fixed-size state of every other
+ * stateful layer — Gated DeltaNet's recurrent S [1, H_v, d_k, d_v] and conv window [1, K−1, C]
+ * (components.md §11).
  *
  * `forward(rows, ids, T)` runs the model's own blocks (their sublayers, norms and components) on
  * B rows × T tokens where every row continues from its own position (continuous batching: rows
@@ -41,6 +43,7 @@ import type { CausalLM } from "../models/causal_lm.js";
 import type { BlockOptions, Sublayer } from "../models/block.js";
 import type { LayerContext, LayerState } from "../layers/context.js";
 import { GroupedQueryAttention } from "../layers/attention.js";
+import { MultiHeadLatentAttention } from "../layers/mla.js";
 import { GatedDeltaNet, type DeltaNetState } from "../layers/gated_deltanet.js";
 import { ParallelMtpHead } from "../layers/mtp.js";
 import type { SequentialMtpModule } from "../models/sequential_mtp.js";
@@ -146,7 +149,7 @@ export class InferenceEngine {
   readonly drafter: Drafter | null;
   /** Why this model cannot draft (null when it can). */
   readonly draftRefusal: string | null;
-  /** True when every stateful layer is one the engine can batch and roll back (GQA, DeltaNet). */
+  /** True when every stateful layer is one the engine can batch and roll back (GQA, MLA, DeltaNet). */
   readonly batchable: boolean;
   /** True when some layer keeps recurrent state (rollback = restore a snapshot and re-feed). */
   readonly recurrent: boolean;
@@ -174,6 +177,10 @@ export class InferenceEngine {
         }
         if (c instanceof GroupedQueryAttention) {
           kv.push({ heads: c.spec.numKvHeads, headDim: c.spec.headDim, window: c.spec.slidingWindow ?? 0 });
+          return { kind: "attention", layer: kv.length - 1 };
+        }
+        if (c instanceof MultiHeadLatentAttention) {
+          kv.push(c.kvLayerSpec());
           return { kind: "attention", layer: kv.length - 1 };
         }
         if (c instanceof GatedDeltaNet) {
@@ -244,7 +251,7 @@ export class InferenceEngine {
 
   /** A sibling sharing the prefix: KV blocks shared copy-on-write, recurrent state shared until replaced. */
   fork(seq: EngineSequence): EngineSequence {
-    if (!this.batchable) throw new ChimeraError("inference: this model has layers whose state cannot be shared (fork needs GQA/DeltaNet only)");
+    if (!this.batchable) throw new ChimeraError("inference: this model has layers whose state cannot be shared (fork needs GQA/MLA/DeltaNet only)");
     const s = new EngineSequence(seq.paged ? seq.paged.fork() : null, seq.states.map((row) => row.map((st) => (st ? { ...st } : null))));
     s.length = seq.length;
     return s;
@@ -270,7 +277,7 @@ export class InferenceEngine {
 
   /** The state before a speculative step. DeltaNet layers replace (never mutate) their tensors, so references suffice. */
   snapshot(seq: EngineSequence): Snapshot {
-    if (!this.batchable) throw new ChimeraError("inference: speculative rollback needs a model whose stateful layers are GQA or DeltaNet");
+    if (!this.batchable) throw new ChimeraError("inference: speculative rollback needs a model whose stateful layers are GQA, MLA or DeltaNet");
     return { length: seq.length, states: seq.states.map((row) => row.map((st) => (st ? { ...st } : null))) };
   }
 
@@ -306,7 +313,7 @@ export class InferenceEngine {
     if (split && !(Number.isInteger(split) && split > 0 && split < T && B === 1)) throw new ChimeraError(`inference: splitAt ${split} needs one row and 0 < splitAt < T = ${T}`);
     const history = opts.history ?? false;
     if (history && (B !== 1 || split || !this.batchable))
-      throw new ChimeraError(`inference: history needs one row (got ${B}), no splitAt, and only GQA / DeltaNet state`);
+      throw new ChimeraError(`inference: history needs one row (got ${B}), no splitAt, and only GQA / MLA / DeltaNet state`);
     const start0 = rows[0]!.length;
     const model = this.model;
     const cfg = model.config;

@@ -1,8 +1,8 @@
 /**
  * The layer registry: config component kind → layer constructor. Adding a kind = one layer file
  * plus one line here (its config kind lives in src/config/components/). A kind the config knows
- * but no layer implements (e.g. `mla`) is a ChimeraError naming the kind and the sublayer —
- * never a silent substitute.
+ * but no layer implements is a ChimeraError naming the kind and the sublayer — never a silent
+ * substitute.
  */
 import { ChimeraError } from "../errors.js";
 import type { AttentionSpec, FfnSpec, MtpHeadSpec } from "../config/components/index.js";
@@ -11,6 +11,7 @@ import type { SublayerSpec } from "../config/types.js";
 import { GroupedQueryAttention } from "./attention.js";
 import type { Layer } from "./context.js";
 import { GatedDeltaNet } from "./gated_deltanet.js";
+import { MultiHeadLatentAttention } from "./mla.js";
 import type { Init } from "./init.js";
 import { GeluMlp, GluMlp } from "./mlp.js";
 import { MoE } from "./moe.js";
@@ -31,6 +32,7 @@ type Builders<S extends { kind: string }> = { [K in S["kind"]]?: (spec: Extract<
 export const ATTENTION_LAYERS: Builders<AttentionSpec> = {
   gqa: (s, env) => new GroupedQueryAttention(s, env.d, s.rope === undefined ? env.modelRope : s.rope, env.init, env.contextLength),
   gated_deltanet: (s, env) => new GatedDeltaNet(s, env.d, env.init),
+  mla: (s, env) => new MultiHeadLatentAttention(s, env.d, s.rope === undefined ? env.modelRope : s.rope, env.init, env.contextLength),
 };
 
 export const FFN_LAYERS: Builders<FfnSpec> = {

@@ -2,7 +2,10 @@
  * Key/value cache of one attention layer for decoding (components.md §5): the keys and values of
  * every position seen so far, [B, L, H_kv, D] each. `KVCache` is the interface the attention layer
  * uses, so a paged cache (fixed-size blocks + block table, MISSION §3) can implement it later;
- * `ContiguousKVCache` is the simple growable implementation (capacity doubling).
+ * `ContiguousKVCache` is the simple growable implementation (capacity doubling). With
+ * `valuesInKeys` it stores keys only and serves each value as the first Dv channels of its key
+ * (MLA's latent cache, src/layers/mla.ts: key [c_kv ; k_rope], value c_kv), so the shared part is
+ * held once.
  * Cached tensors are detached copies: the cache is inference state, never part of a graph.
  */
 import { Tensor } from "../tensor/tensor.js";
@@ -24,13 +27,31 @@ export interface KVCache {
    * of q [B, T, H, D] over each row's cached keys → [B, T, H, Dv]. Rows may hold different lengths
    * (continuous batching); the layer then skips its own length check, keys()/values() and append.
    */
-  attend?(q: Tensor, k: Tensor, v: Tensor, opts: { window: number; sinks: Tensor | null }): Tensor;
+  attend?(q: Tensor, k: Tensor, v: Tensor, opts: AttendOptions): Tensor;
+}
+
+export interface AttendOptions {
+  window: number;
+  sinks: Tensor | null;
+  /** Logit scale (default 1/√D of the key). */
+  scale?: number;
+}
+
+export interface ContiguousKVCacheOptions {
+  /** Initial positions per row (grown by doubling; default 16). */
+  initialCapacity?: number;
+  /**
+   * Values are the first Dv channels of each key head (Dv ≤ Dk): only keys are stored, `append`
+   * checks v's shape but does not read it, and `values()` is a strided view of the keys.
+   */
+  valuesInKeys?: boolean;
 }
 
 export class ContiguousKVCache implements KVCache {
   private kBuf: Float32Array | Float64Array;
   private vBuf: Float32Array | Float64Array;
   private cap: number;
+  readonly valuesInKeys: boolean;
   length = 0;
 
   constructor(
@@ -39,11 +60,18 @@ export class ContiguousKVCache implements KVCache {
     readonly dk: number,
     readonly dv: number,
     readonly dtype: DType,
-    initialCapacity = 16,
+    opts: ContiguousKVCacheOptions = {},
   ) {
-    this.cap = Math.max(1, initialCapacity);
+    this.cap = Math.max(1, opts.initialCapacity ?? 16);
+    this.valuesInKeys = opts.valuesInKeys ?? false;
+    if (this.valuesInKeys && dv > dk) throw new ChimeraError(`kv cache: values in keys needs Dv ≤ Dk (got ${dv} > ${dk})`);
     this.kBuf = allocArray(dtype, B * this.cap * heads * dk);
-    this.vBuf = allocArray(dtype, B * this.cap * heads * dv);
+    this.vBuf = allocArray(dtype, this.valuesInKeys ? 0 : B * this.cap * heads * dv);
+  }
+
+  /** Elements stored per position (all rows' kv heads: keys, plus values unless they live in the keys). */
+  get elementsPerToken(): number {
+    return this.B * this.heads * (this.dk + (this.valuesInKeys ? 0 : this.dv));
   }
 
   private grow(need: number): void {
@@ -56,7 +84,7 @@ export class ContiguousKVCache implements KVCache {
       return nb;
     };
     this.kBuf = move(this.kBuf, this.heads * this.dk);
-    this.vBuf = move(this.vBuf, this.heads * this.dv);
+    if (!this.valuesInKeys) this.vBuf = move(this.vBuf, this.heads * this.dv);
     this.cap = cap;
   }
 
@@ -68,27 +96,28 @@ export class ContiguousKVCache implements KVCache {
       );
     this.grow(this.length + T);
     const kd = k.dense();
-    const vd = v.dense();
+    const vd = this.valuesInKeys ? null : v.dense();
     const wk = H * D;
     const wv = H * this.dv;
     for (let b = 0; b < B; b++) {
       this.kBuf.set(kd.subarray(b * T * wk, (b + 1) * T * wk), (b * this.cap + this.length) * wk);
-      this.vBuf.set(vd.subarray(b * T * wv, (b + 1) * T * wv), (b * this.cap + this.length) * wv);
+      if (vd) this.vBuf.set(vd.subarray(b * T * wv, (b + 1) * T * wv), (b * this.cap + this.length) * wv);
     }
     this.length += T;
   }
 
-  private view(buf: Float32Array | Float64Array, w: number, d: number): Tensor {
-    // [B, length, H, d] over a [B, cap, H, d] buffer (contiguous when B = 1)
-    return new Tensor(buf, [this.B, this.length, this.heads, d], [this.cap * w, w, d, 1], 0);
+  private view(buf: Float32Array | Float64Array, w: number, stride: number, d: number): Tensor {
+    // [B, length, H, d] over a [B, cap, H, stride] buffer (contiguous when B = 1 and d = stride)
+    return new Tensor(buf, [this.B, this.length, this.heads, d], [this.cap * w, w, stride, 1], 0);
   }
 
   keys(): Tensor {
-    return this.view(this.kBuf, this.heads * this.dk, this.dk);
+    return this.view(this.kBuf, this.heads * this.dk, this.dk, this.dk);
   }
 
   values(): Tensor {
-    return this.view(this.vBuf, this.heads * this.dv, this.dv);
+    if (this.valuesInKeys) return this.view(this.kBuf, this.heads * this.dk, this.dk, this.dv); // first Dv channels of each key
+    return this.view(this.vBuf, this.heads * this.dv, this.dv, this.dv);
   }
 }
 

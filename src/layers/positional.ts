@@ -21,15 +21,20 @@ import { normalInit, type Init } from "./init.js";
  * RoPE cos/sin tables for one (theta, rotary dims, scaling), rebuilt (doubling) when positions
  * outgrow them. `RopeCache.shared` returns one instance per configuration, so the attention layers
  * of a model share their tables.
+ *
+ * `attentionFactor` overrides the YaRN multiplier baked into cos/sin (default 0.1·ln(s) + 1, HF
+ * style, which scales q·k by its square when every dim is rotated). MLA passes 1 and scales its
+ * whole softmax instead (DeepSeek reference, src/layers/mla.ts), since only part of its q·k is
+ * rotated.
  */
 export class RopeCache {
   private static readonly instances = new Map<string, RopeCache>();
 
-  static shared(params: RopeParams, headDim: number, initialPositions: number): RopeCache {
-    const key = JSON.stringify([params.theta, params.fraction, params.scaling, headDim]);
+  static shared(params: RopeParams, headDim: number, initialPositions: number, attentionFactor?: number): RopeCache {
+    const key = JSON.stringify([params.theta, params.fraction, params.scaling, headDim, attentionFactor ?? null]);
     let c = RopeCache.instances.get(key);
     if (!c) {
-      c = new RopeCache(params, headDim, initialPositions);
+      c = new RopeCache(params, headDim, initialPositions, attentionFactor);
       RopeCache.instances.set(key, c);
     }
     return c;
@@ -42,6 +47,7 @@ export class RopeCache {
     readonly params: RopeParams,
     headDim: number,
     private readonly initialPositions: number,
+    private readonly attentionFactor?: number,
   ) {
     this.rotaryDim = Math.round(params.fraction * headDim);
     if (this.rotaryDim % 2 !== 0 || this.rotaryDim < 2 || this.rotaryDim > headDim)
@@ -54,7 +60,9 @@ export class RopeCache {
     if (t && t.maxPositions >= maxPos && t.cos.dtype === dtype) return t;
     let P = Math.max(this.initialPositions, 16);
     while (P < maxPos) P *= 2;
-    this.tables = ropeTables(P, this.rotaryDim, this.params.theta, { scaling: this.params.scaling, dtype });
+    const sc = this.params.scaling;
+    const scaling = sc?.kind === "yarn" && this.attentionFactor !== undefined ? { ...sc, attentionFactor: this.attentionFactor } : sc;
+    this.tables = ropeTables(P, this.rotaryDim, this.params.theta, { scaling, dtype });
     return this.tables;
   }
 }

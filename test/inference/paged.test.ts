@@ -89,6 +89,31 @@ test("PagedKVCache.attend (decode and prefill paths) ≡ the fused op on the who
   });
 });
 
+test("values inside the keys (MLA's latent layout): attend ≡ the fused op with v = the keys' first Dv channels, custom scale; no value storage", () => {
+  noGrad(() => {
+    const H = 2, D = 6, Dv = 4, bs = 4, scale = 0.37;
+    const pool = new PagedKVPool({ layers: [{ heads: H, headDim: D, valueDim: Dv, window: 0, valuesInKeys: true }], blockSize: bs, numBlocks: 16, dtype: "float64" });
+    assert.equal(pool.v[0]!.length, 0);
+    assert.equal(pool.groupTokenBytes(0), H * D * 8);
+    const seq = new PagedSequence(pool);
+    const k = randT([1, 19, H, D], 4);
+    const kd = k.dense();
+    const vd = new Float64Array(19 * H * Dv);
+    for (let r = 0; r < 19 * H; r++) vd.set(kd.subarray(r * D, r * D + Dv), r * Dv);
+    const v = new Tensor(vd, [1, 19, H, Dv]);
+    const q = randT([1, 19, H * 3, D], 5);
+    const ref = attention(q, k, v, { causal: true, scale });
+    for (const [a, b] of [[0, 9], [9, 10], [10, 12], [12, 19]] as [number, number][]) {
+      const cut = (t: Tensor, heads: number, w: number) => new Tensor(t.dense().slice(a * heads * w, b * heads * w), [1, b - a, heads, w]);
+      const out = new PagedKVCache(pool, 0, [seq]).attend(cut(q, 3 * H, D), cut(k, H, D), cut(v, H, Dv), { window: 0, sinks: null, scale });
+      seq.advance(b - a);
+      assertClose(out.dense(), ref.dense().slice(a * 3 * H * Dv, b * 3 * H * Dv), 1e-12, 1e-12, `positions ${a}…${b - 1}`);
+    }
+    const g = gatherKV(pool, 0, seq, 3, 17);
+    assertClose(g.v, vd.slice(3 * H * Dv, 17 * H * Dv), 0, 0, "gathered values");
+  });
+});
+
 test("allocation on demand wastes at most one partial block; free returns every block", () => {
   const pool = new PagedKVPool({ layers: [{ heads: 1, headDim: 2, window: 0 }, { heads: 1, headDim: 2, window: 0 }], blockSize: 16, numBlocks: 10 });
   assert.equal(pool.groups.length, 1, "layers with the same window share one block table");

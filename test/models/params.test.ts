@@ -8,6 +8,7 @@ import { costOf } from "../../src/config/cost.js";
 import { paramShapes } from "../../src/config/shapes.js";
 import { buildModel } from "../../src/models/causal_lm.js";
 import { ChimeraError } from "../../src/errors.js";
+import { ATTENTION_LAYERS } from "../../src/layers/build.js";
 import { mla } from "../../src/config/components/mla.js";
 import { attnSub, pre } from "../../src/config/build.js";
 import { rmsnorm } from "../../src/config/components/rmsnorm.js";
@@ -76,5 +77,13 @@ test("a config kind with no layer implementation is a ChimeraError naming the ki
     mla({ numHeads: 2, qLoraRank: 0, kvLoraRank: 8, qkNopeHeadDim: 8, qkRopeHeadDim: 4, vHeadDim: 8 }),
     pre(rmsnorm()),
   );
-  assert.throws(() => buildModel(cfg), (e: unknown) => e instanceof ChimeraError && /'mla'/.test(e.message) && /layers\.0\.attn/.test(e.message));
+  checkModel(cfg); // implemented: builds with the config's parameters
+  // every config kind has a layer now; unregister one to see the refusal
+  const saved = ATTENTION_LAYERS.mla;
+  delete ATTENTION_LAYERS.mla;
+  try {
+    assert.throws(() => buildModel(cfg), (e: unknown) => e instanceof ChimeraError && /'mla'/.test(e.message) && /layers\.0\.attn/.test(e.message));
+  } finally {
+    ATTENTION_LAYERS.mla = saved;
+  }
 });

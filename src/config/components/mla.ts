@@ -55,6 +55,8 @@ export const mlaKind: ComponentKind<MlaSpec> = {
       const r = o.objOrNull("rope");
       spec.rope = r ? parseRopeParams(r) : null;
       r?.done();
+      if (spec.rope && spec.rope.fraction !== 1)
+        throw new ConfigError(o.at("rope.fraction"), `must be 1: MLA rotates all qkRopeHeadDim dims (its partial rotation is the qkNopeHeadDim | qkRopeHeadDim split)`);
     } else o.raw("rope");
     return spec;
   },

@@ -7,6 +7,14 @@
  * 4096; untied, vocab 129,280; one sequential MTP module (MLA + MoE block). Published: 671B main
  * model, 37B active, plus a 14B MTP module (685B on HF). The aux-loss-free selection bias (256
  * floats per MoE layer, updated by rule, not gradient) is a buffer and is not counted.
+ *
+ * deepseek-tiny keeps the structure (MLA with both low-rank projections and a decoupled rope key,
+ * first layer dense then MoE with a shared expert and sigmoid group-limited routing × 2.5, one
+ * sequential MTP module of MLA + MoE, untied head) at d 128 to train on 2 CPU cores. Changed from
+ * V3: 4 layers (1 dense + 3 MoE); MLA 4 heads, q rank 96, kv rank 64, qk 32 + 16 rope, v 32;
+ * 8 experts × 128 top-2 in 4 groups (top-2 groups) + 1 shared × 128; dense SwiGLU 384; vocab
+ * 4,096, context 256; plain RoPE θ 1e4 (no YaRN: a model trained from scratch at 256 tokens has
+ * no original context to extend); balance loss 1e-3 (V3's bias balancing is not modelled).
  */
 import { ffnSub, attnSub, model, pre } from "../build.js";
 import { mla } from "../components/mla.js";
@@ -45,11 +53,45 @@ function deepseekV3() {
   });
 }
 
+function deepseekTiny() {
+  const norm = rmsnorm(1e-6);
+  const attention = mla({ numHeads: 4, qLoraRank: 96, kvLoraRank: 64, qkNopeHeadDim: 32, qkRopeHeadDim: 16, vHeadDim: 32 }); // V3: 128 heads, 1536 / 512, 128 + 64, v 128
+  const block = (ffn: FfnSpec): BlockSpec => ({ sublayers: [attnSub(attention, pre(norm)), ffnSub(ffn, pre(norm))] });
+  const routed = moe({
+    numExperts: 8, // V3: 256 × 2048, top-8
+    topK: 2,
+    expertHidden: 128,
+    shared: { count: 1, hidden: 128, gated: false },
+    router: { scoring: "sigmoid", normalizeTopK: true, bias: false, scale: 2.5, groups: 4, topKGroups: 2 }, // V3: 8 groups, top-4
+    aux: { loadBalance: 0.001, zLoss: 0 },
+  });
+  return model({
+    name: "deepseek-tiny",
+    description: "DeepSeek-V3 structure at tiny size for CPU training and tests",
+    source: "deepseek-v3 structure, reduced dims",
+    vocabSize: 4_096,
+    dModel: 128,
+    contextLength: 256,
+    positional: rope(10_000),
+    layers: [...pattern(block(swiglu(384)), 1), ...pattern(block(routed), 3)], // V3: 3 dense + 58 MoE
+    finalNorm: norm,
+    head: { tied: false, bias: false },
+    mtp: { kind: "sequential", depth: 1, lossWeight: 0.3, norm, block: block(routed) },
+    training: { optimizer: "adamw", lr: 3e-3, weightDecay: 0.1, beta1: 0.9, beta2: 0.95, gradClip: 1, batchSize: 16, seqLen: 128 },
+  });
+}
+
 export const DEEPSEEK_PRESETS: PresetDef[] = [
   {
     name: "deepseek-v3",
     family: "deepseek",
     description: "DeepSeek-V3/R1: MLA, 3 dense + 58 MoE layers (256 experts top-8 + shared), 1 sequential MTP module",
     build: deepseekV3,
+  },
+  {
+    name: "deepseek-tiny",
+    family: "deepseek",
+    description: "trainable DeepSeek-V3-style model: MLA (kv rank 64), 1 dense + 3 MoE layers (8 experts top-2 + shared), sequential MTP, d 128",
+    build: deepseekTiny,
   },
 ];

@@ -4,7 +4,8 @@
  * physical block table[⌊j/bs⌋] at slot j mod bs — so nothing is gathered into a contiguous
  * buffer. Rows of the batch may hold different numbers of positions (continuous batching).
  *
- * Shapes: q [B, Tq, Hq, D] (dense) → out [B, Tq, Hq, Dv]. Row b's query t sits at absolute
+ * Shapes: q [B, Tq, Hq, D] (dense) → out [B, Tq, Hq, Dv]. A layer with `valuesInKeys` (MLA) reads
+ * each value as the first Dv channels of its key row. Row b's query t sits at absolute
  * position qStart[b] + t and sees keys j ≤ that position (causal), j < kvLen[b], and, with a
  * window W > 0, position − j < W. Query head h reads kv head ⌊h/(Hq/Hkv)⌋. Optional per-head sink
  * logits [Hq] join the softmax denominator with no value (gpt-oss). The softmax is computed in
@@ -55,7 +56,7 @@ export function pagedAttention(a: PagedAttentionArgs): Arr {
   const g = pool.layerGroup[layer]!;
   const bs = pool.blockSize;
   const K = pool.k[layer]!;
-  const V = pool.v[layer]!;
+  const V = L.valuesInKeys ? K : pool.v[layer]!;
   const scale = a.scale ?? 1 / Math.sqrt(D);
   const rep = Hq / Hkv;
   const out = allocArray(q instanceof Float64Array ? "float64" : "float32", B * Tq * Hq * Dv);
@@ -64,7 +65,8 @@ export function pagedAttention(a: PagedAttentionArgs): Arr {
   const mx = new Float64Array(rep);
   const den = new Float64Array(rep);
   const wk = Hkv * D; // elements per slot (all kv heads)
-  const wv = Hkv * Dv;
+  const wv = L.valuesInKeys ? wk : Hkv * Dv;
+  const hv = L.valuesInKeys ? D : Dv; // offset of one kv head's value within a slot
   for (let b = 0; b < B; b++) {
     const table = seqs[b]!.tables[g]!;
     const n = kvLen[b]!;
@@ -105,7 +107,7 @@ export function pagedAttention(a: PagedAttentionArgs): Arr {
             const blk = Math.floor(j / bs);
             const phys = table[blk]!;
             const end = Math.min(hi, (blk + 1) * bs - 1);
-            let vo = (phys * bs + (j - blk * bs)) * wv + kvh * Dv;
+            let vo = (phys * bs + (j - blk * bs)) * wv + kvh * hv;
             for (; j <= end; j++, vo += wv)
               for (let r = 0; r < rep; r++) {
                 if (mx[r] === -Infinity) continue;
@@ -136,6 +138,7 @@ export function gatherKV(pool: PagedKVPool, layer: number, seq: PagedSequence, f
   const n = Math.max(0, to - from);
   const k = allocArray(pool.dtype, n * wk);
   const v = allocArray(pool.dtype, n * wv);
+  const shared = L.valuesInKeys;
   for (let p = from; p < to; ) {
     const blk = Math.floor(p / bs);
     const phys = seq.tables[g]![blk];
@@ -144,13 +147,18 @@ export function gatherKV(pool: PagedKVPool, layer: number, seq: PagedSequence, f
     const cnt = end - p;
     const src = phys * bs + (p % bs);
     k.set(pool.k[layer]!.subarray(src * wk, (src + cnt) * wk), (p - from) * wk);
-    v.set(pool.v[layer]!.subarray(src * wv, (src + cnt) * wv), (p - from) * wv);
+    if (!shared) v.set(pool.v[layer]!.subarray(src * wv, (src + cnt) * wv), (p - from) * wv);
     p = end;
+  }
+  if (shared) {
+    // values: the first Dv channels of each key head
+    const { heads: H, headDim: D, valueDim: Dv } = L;
+    for (let r = 0; r < n * H; r++) v.set(k.subarray(r * D, r * D + Dv), r * Dv);
   }
   return { k, v };
 }
 
-/** Writes rows of k [T, H, D] / v [T, H, Dv] (dense, starting at element offsets) at positions from … from+T−1. */
+/** Writes rows of k [T, H, D] / v [T, H, Dv] (dense, starting at element offsets) at positions from … from+T−1 (v unread for a `valuesInKeys` layer). */
 export function scatterKV(pool: PagedKVPool, layer: number, seq: PagedSequence, from: number, T: number, k: Arr, kOff: number, v: Arr, vOff: number): void {
   const L = pool.layers[layer]!;
   const g = pool.layerGroup[layer]!;
@@ -166,7 +174,7 @@ export function scatterKV(pool: PagedKVPool, layer: number, seq: PagedSequence, 
     const dst = phys * bs + (p % bs);
     const r = p - from;
     pool.k[layer]!.set(k.subarray(kOff + r * wk, kOff + (r + cnt) * wk), dst * wk);
-    pool.v[layer]!.set(v.subarray(vOff + r * wv, vOff + (r + cnt) * wv), dst * wv);
+    if (!L.valuesInKeys) pool.v[layer]!.set(v.subarray(vOff + r * wv, vOff + (r + cnt) * wv), dst * wv);
     p = end;
   }
 }

@@ -23,7 +23,7 @@ import { concat } from "../../ops/shape.js";
 import { needsGrad } from "../../autograd/node.js";
 import { backendName } from "../../backend/index.js";
 import { ChimeraError } from "../../errors.js";
-import type { KVCache } from "../../layers/kv_cache.js";
+import type { AttendOptions, KVCache } from "../../layers/kv_cache.js";
 import { gatherKV, pagedAttention, scatterKV } from "./attention.js";
 import type { PagedKVPool } from "./pool.js";
 import type { PagedSequence } from "./sequence.js";
@@ -62,7 +62,7 @@ export class PagedKVCache implements KVCache {
         `paged kv cache: append of k [${k.shape.join(", ")}], v [${v.shape.join(", ")}] to layer ${this.layer} of [${this.seqs.length}, *, ${L.heads}, ${L.headDim}/${L.valueDim}]`,
       );
     const kd = k.dense();
-    const vd = v.dense();
+    const vd = L.valuesInKeys ? kd : v.dense(); // a valuesInKeys layer stores keys only
     const wk = H * D;
     const wv = H * L.valueDim;
     this.seqs.forEach((s, b) => {
@@ -89,7 +89,7 @@ export class PagedKVCache implements KVCache {
     return this.gathered("v");
   }
 
-  attend(q: Tensor, k: Tensor, v: Tensor, opts: { window: number; sinks: Tensor | null }): Tensor {
+  attend(q: Tensor, k: Tensor, v: Tensor, opts: AttendOptions): Tensor {
     if (needsGrad(q, k, v, opts.sinks)) throw new ChimeraError("paged kv cache: attention over the paged cache is inference-only (run under noGrad)");
     const [B, T, Hq, D] = q.shape as [number, number, number, number];
     const L = this.pool.layers[this.layer]!;
@@ -110,6 +110,7 @@ export class PagedKVCache implements KVCache {
         qStart: starts,
         window: opts.window,
         sinks: opts.sinks ? opts.sinks.dense() : null,
+        scale: opts.scale,
       });
       return new Tensor(out, [B, T, Hq, L.valueDim]);
     }
@@ -137,7 +138,7 @@ export class PagedKVCache implements KVCache {
       }
       const qb = new Tensor(qd.subarray(b * wq, (b + 1) * wq), [1, T, Hq, D]);
       // key index j of `keys` is absolute position lo + j, so queries start at start − lo
-      rows.push(attention(qb, keys, values, { causal: true, window: opts.window, sinks: opts.sinks, qStart: start - lo }));
+      rows.push(attention(qb, keys, values, { causal: true, window: opts.window, sinks: opts.sinks, scale: opts.scale, qStart: start - lo }));
     }
     return rows.length === 1 ? rows[0]! : concat(rows, 0);
   }

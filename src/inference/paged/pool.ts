@@ -9,7 +9,9 @@
  * the full-attention group for blocks.
  *
  * Storage per layer l (group g): K [numBlocks_g, blockSize, H_l, D_l], V [numBlocks_g, blockSize,
- * H_l, Dv_l], dense. Token position p of a sequence lives in logical block ⌊p/bs⌋ at slot p mod bs.
+ * H_l, Dv_l], dense. A layer with `valuesInKeys` (MLA's latent cache) has no V storage: its value
+ * is the first Dv channels of each key. Token position p of a sequence lives in logical block
+ * ⌊p/bs⌋ at slot p mod bs.
  * Gated DeltaNet layers are not here: their recurrent + conv state is fixed-size per sequence.
  */
 import { allocArray, bytesPerElement, type Arr, type DType } from "../../tensor/dtype.js";
@@ -26,6 +28,11 @@ export interface KvLayerSpec {
   valueDim?: number;
   /** Sliding window W (keys p−W+1 … p visible to query p); 0 = full attention. */
   window: number;
+  /**
+   * The value of each kv head is the first valueDim channels of its key (MLA: key [c_kv ; k_rope],
+   * value c_kv), so no value storage is kept (default false).
+   */
+  valuesInKeys?: boolean;
 }
 
 export interface PagedPoolOptions {
@@ -73,9 +80,10 @@ export class PagedKVPool {
     this.dtype = opts.dtype ?? "float32";
     this.maxRollback = opts.maxRollback ?? 0;
     this.layers = opts.layers.map((l, i) => {
-      if (!(l.heads >= 1 && l.headDim >= 1 && Number.isInteger(l.window) && l.window >= 0))
+      const valueDim = l.valueDim ?? l.headDim;
+      if (!(l.heads >= 1 && l.headDim >= 1 && Number.isInteger(l.window) && l.window >= 0) || (l.valuesInKeys && !(valueDim <= l.headDim)))
         throw new ChimeraError(`paged kv cache: layer ${i} has an invalid geometry ${JSON.stringify(l)}`);
-      return { heads: l.heads, headDim: l.headDim, valueDim: l.valueDim ?? l.headDim, window: l.window };
+      return { heads: l.heads, headDim: l.headDim, valueDim, window: l.window, valuesInKeys: l.valuesInKeys ?? false };
     });
     this.layerGroup = new Int32Array(this.layers.length);
     const byWindow = new Map<number, number[]>();
@@ -94,7 +102,7 @@ export class PagedKVPool {
       const l = this.layers[i]!;
       const n = this.groups[this.layerGroup[i]!]!.allocator.numBlocks;
       this.k.push(allocArray(this.dtype, n * bs * l.heads * l.headDim));
-      this.v.push(allocArray(this.dtype, n * bs * l.heads * l.valueDim));
+      this.v.push(allocArray(this.dtype, l.valuesInKeys ? 0 : n * bs * l.heads * l.valueDim));
     }
   }
 
@@ -108,7 +116,10 @@ export class PagedKVPool {
   /** Bytes one token occupies in one block slot across the layers of a group. */
   groupTokenBytes(g: number): number {
     let n = 0;
-    for (const l of this.groups[g]!.layers) n += this.layers[l]!.heads * (this.layers[l]!.headDim + this.layers[l]!.valueDim);
+    for (const l of this.groups[g]!.layers) {
+      const L = this.layers[l]!;
+      n += L.heads * (L.headDim + (L.valuesInKeys ? 0 : L.valueDim));
+    }
     return n * bytesPerElement(this.dtype);
   }
 
@@ -120,7 +131,7 @@ export class PagedKVPool {
       const wk = bs * L.heads * L.headDim;
       const wv = bs * L.heads * L.valueDim;
       this.k[l]!.copyWithin(dst * wk, src * wk, (src + 1) * wk);
-      this.v[l]!.copyWithin(dst * wv, src * wv, (src + 1) * wv);
+      if (!L.valuesInKeys) this.v[l]!.copyWithin(dst * wv, src * wv, (src + 1) * wv);
     }
   }
 
