@@ -1,8 +1,13 @@
-// Built-in SGEMM (compiled per ISA): BLIS-style blocking. op(A) is packed into MR-high and
-// op(B) into NR-wide micro-panels (zero-padded), one KC-deep slice of k after another, and an
-// MR×NR register-blocked FMA micro-kernel sweeps the tiles. Work is split over a 2-D grid of
-// (MCB rows × CB columns) blocks on the pool; each block walks all k slices itself, so a product
-// needs only two pool barriers (pack, compute) per pair of packed panels.
+// Built-in SGEMM (compiled per ISA): BLIS-style blocking. op(B) is packed into NR-wide
+// micro-panels (zero-padded), one KC-deep slice of k after another, and an MR×NR register-blocked
+// FMA micro-kernel sweeps the tiles, broadcasting op(A) elements. A row-major A (no transA) is
+// read in place: its MR rows are MR sequential streams, which costs the kernel nothing and saves
+// the packing pass (~5 % of a 512³ product). A column-major A (transA) is packed into MR-high
+// micro-panels. Packing walks the source in the order the hardware prefetchers follow: a
+// row-major B one row across a group of panels at a time, a transposed B in W×W register
+// transposes. Work is split over a 2-D grid of (MCB rows × CB columns) blocks on the pool; each
+// block walks all k slices itself, so a product needs only two pool barriers (pack, compute) per
+// pair of packed panels.
 // Every C element is accumulated in the same order (fixed KC slicing, fixed kernel) whatever
 // the thread count or task split, so results are thread-count independent.
 // m == 1 or n == 1 go to a streaming GEMV path (memory-bound; no packing), 2 ≤ m ≤ 16 to the
@@ -37,40 +42,49 @@ static thread_local AlignedBuf tlsA, tlsB, tlsX;
 
 static inline size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
-/** acc(MR×NR) = Σ_p A[p·MR + i]·B[p·NR + j]; C = alpha·acc + beta·C (beta == 0: C not read). */
-__attribute__((noinline)) static void ukernel(size_t kc, const float* __restrict Ap, const float* __restrict Bp, float* __restrict C, size_t ldc, float alpha, float beta) {
+/**
+ * acc(MR×NR) = Σ_p a(i, p)·B[p·NR + j]; C = alpha·acc + beta·C (beta == 0: C not read).
+ * kRows: a(i, p) = Ap[i·as + p] (rows of a row-major A, read in place); otherwise
+ * a(i, p) = Ap[p·as + i] (a packed micro-panel, as = MR).
+ */
+template <bool kRows>
+__attribute__((noinline)) static void ukernel(size_t kc, const float* __restrict Ap, size_t as, const float* __restrict Bp, float* __restrict C, size_t ldc, float alpha, float beta) {
   VF acc[MR][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; i++)
 #pragma GCC unroll 4
     for (int j = 0; j < NV; j++) acc[i][j] = vzero();
 #pragma GCC unroll 16
-  for (int i = 0; i < MR; i++) _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc), _MM_HINT_T0);
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; j++) _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc + j * W), _MM_HINT_T0);
+  // a(i, p) for step p relative to Ak: row i at Ak + i·as (kRows) or element i of column p
   auto step = [&](const float* Ak, const float* Bk) {
     VF b[NV];
 #pragma GCC unroll 4
     for (int j = 0; j < NV; j++) b[j] = vload(Bk + j * W);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++) {
-      const VF a = vbroadcast(Ak + i);
+      const VF a = vbroadcast(kRows ? Ak + i * as : Ak + i);
 #pragma GCC unroll 4
       for (int j = 0; j < NV; j++) acc[i][j] = vfma(a, b[j], acc[i][j]);
     }
   };
+  const size_t ps = kRows ? 1 : as;  // A stride between steps
   size_t p = 0;
   for (; p + 4 <= kc; p += 4) {
     _mm_prefetch(reinterpret_cast<const char*>(Bp + 8 * NR), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(Ap + 8 * MR), _MM_HINT_T0);
+    if (!kRows) _mm_prefetch(reinterpret_cast<const char*>(Ap + 8 * ps), _MM_HINT_T0);
     step(Ap, Bp);
-    step(Ap + MR, Bp + NR);
-    step(Ap + 2 * MR, Bp + 2 * NR);
-    step(Ap + 3 * MR, Bp + 3 * NR);
-    Ap += 4 * MR;
+    step(Ap + ps, Bp + NR);
+    step(Ap + 2 * ps, Bp + 2 * NR);
+    step(Ap + 3 * ps, Bp + 3 * NR);
+    Ap += 4 * ps;
     Bp += 4 * NR;
   }
   for (; p < kc; p++) {
     step(Ap, Bp);
-    Ap += MR;
+    Ap += ps;
     Bp += NR;
   }
   const VF av = vset1(alpha);
@@ -89,9 +103,10 @@ __attribute__((noinline)) static void ukernel(size_t kc, const float* __restrict
 }
 
 /** Edge tile (mr ≤ MR rows, nr ≤ NR cols): same accumulation through a temporary tile. */
-static inline void ukernelEdge(size_t kc, const float* Ap, const float* Bp, float* C, size_t ldc, size_t mr, size_t nr, float alpha, float beta) {
+template <bool kRows>
+static inline void ukernelEdge(size_t kc, const float* Ap, size_t as, const float* Bp, float* C, size_t ldc, size_t mr, size_t nr, float alpha, float beta) {
   alignas(64) float tmp[MR * NR];
-  ukernel(kc, Ap, Bp, tmp, NR, 1.0f, 0.0f);
+  ukernel<kRows>(kc, Ap, as, Bp, tmp, NR, 1.0f, 0.0f);
   for (size_t i = 0; i < mr; i++)
     for (size_t j = 0; j < nr; j++) {
       const float v = alpha * tmp[i * NR + j];
@@ -141,20 +156,70 @@ static void packB(const GemmArgs& g, size_t p0, size_t kc, size_t j0, size_t nr,
       }
     }
   } else {
-    // B stored n×k: gather column p of the panel from nr rows (an NR-row working set that stays
-    // in L1 for W consecutive p) and write the packed panel sequentially
+    // B stored n×k: a full panel is transposed W×W blocks at a time in registers (W rows of B,
+    // W consecutive k); the k tail and partial panels gather column p from nr rows
     const float* rows[NR];
     for (size_t jj = 0; jj < static_cast<size_t>(NR); jj++) rows[jj] = g.b + (j0 + (jj < nr ? jj : 0)) * g.ldb + p0;
+    size_t p = 0;
     if (nr == static_cast<size_t>(NR)) {
-      for (size_t p = 0; p < kc; p++) {
-#pragma GCC unroll 8
-        for (int jj = 0; jj < NR; jj++) dst[p * NR + jj] = rows[jj][p];
+      for (; p + W <= kc; p += W)
+        for (int jb = 0; jb < NR; jb += W) {
+          VF r[W];
+#pragma GCC unroll 16
+          for (int i = 0; i < W; i++) r[i] = vload(rows[jb + i] + p);
+          vtranspose(r);
+#pragma GCC unroll 16
+          for (int i = 0; i < W; i++) vstore(dst + (p + i) * NR + jb, r[i]);
+        }
+    }
+    for (; p < kc; p++)
+      for (size_t jj = 0; jj < static_cast<size_t>(NR); jj++) dst[p * NR + jj] = jj < nr ? rows[jj][p] : 0.0f;
+  }
+}
+
+/**
+ * Packs micro-panels [jp0, jp1) (columns jc + jp·NR …) of k-slice [p0, p0+kc) of op(B). A
+ * row-major B is copied one row at a time across the whole group (one sequential read of
+ * (jp1 − jp0)·NR floats per row instead of a 4-KB-strided walk per panel, which the hardware
+ * prefetchers cannot follow across pages); a last partial panel and a transposed B go panel by
+ * panel.
+ */
+static void packBGroup(const GemmArgs& g, size_t jc, size_t nc, size_t jp0, size_t jp1, size_t p0, size_t kc, float* dst, size_t panelStride) {
+  size_t full = jp1;
+  if (jp1 * NR > nc) full = jp1 - 1;  // the edge panel
+  if (!g.transB) {
+    for (size_t p = 0; p < kc; p++) {
+      const float* src = g.b + (p0 + p) * g.ldb + jc;
+      for (size_t jp = jp0; jp < full; jp++) {
+        float* d = dst + (jp - jp0) * panelStride + p * NR;
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; j++) vstore(d + j * W, vload(src + jp * NR + j * W));
       }
-    } else {
-      for (size_t p = 0; p < kc; p++)
-        for (size_t jj = 0; jj < static_cast<size_t>(NR); jj++) dst[p * NR + jj] = jj < nr ? rows[jj][p] : 0.0f;
+    }
+  } else {
+    for (size_t jp = jp0; jp < full; jp++) packB(g, p0, kc, jc + jp * NR, NR, dst + (jp - jp0) * panelStride);
+  }
+  if (full < jp1) packB(g, p0, kc, jc + full * NR, nc - full * NR, dst + (full - jp0) * panelStride);
+}
+
+/**
+ * Packs micro-panels [ip0, ip1) of rows starting at ic of a column-major op(A) (transA: A stored
+ * k×m), k-slice [p0, p0+kc): row p of A holds the MR columns of every panel in the group
+ * contiguously, so the group is copied one row of A at a time (sequential reads). A last panel
+ * with fewer than MR rows (mc ends inside it) is zero-padded by packA.
+ */
+static void packAColumns(const GemmArgs& g, size_t ic, size_t mc, size_t ip0, size_t ip1, size_t p0, size_t kc, float* dst, size_t panelStride) {
+  size_t full = ip1;
+  if (ip1 * MR > mc) full = ip1 - 1;  // the edge panel
+  for (size_t p = 0; p < kc; p++) {
+    const float* src = g.a + (p0 + p) * g.lda + ic;
+    for (size_t ip = ip0; ip < full; ip++) {
+      float* d = dst + (ip - ip0) * panelStride + p * MR;
+#pragma GCC unroll 8
+      for (int ii = 0; ii < MR; ii++) d[ii] = src[ip * MR + ii];
     }
   }
+  if (full < ip1) packA(g, ic + full * MR, mc - full * MR, p0, kc, dst + (full - ip0) * panelStride);
 }
 
 static void scaleC(const GemmArgs& g) {
@@ -263,12 +328,15 @@ static void k_sgemm(const GemmArgs& g, bool threaded) {
   // once, KC-deep slice after slice, so a compute task (MCB rows × CB columns) walks every slice
   // without a barrier in between: two pool barriers per panel pair, however large k is.
   // Packed slice s of micro-panel i lives at base + (s·panels + i)·MR·KC (NR for B).
+  // A row-major op(A) (no transA) is read in place by the micro-kernel (its MR rows are MR
+  // sequential streams): only op(B) and a column-major A are packed.
+  const bool directA = !g.transA;
   const size_t slices = (k + KC - 1) / KC;
   constexpr size_t kPackBudget = size_t(1) << 22;  // floats per packed operand (16 MB)
   const size_t ncAll = std::max(CB, std::min(round_up(n, NR), (kPackBudget / (slices * KC)) / CB * CB));
   const size_t mcAll = std::max(MCB, std::min(round_up(m, MR), (kPackBudget / (slices * KC)) / MCB * MCB));
   const size_t mpMax = mcAll / MR, npMax = ncAll / NR;
-  float* Ap = tlsA.get(slices * mpMax * MR * KC);
+  float* Ap = directA ? nullptr : tlsA.get(slices * mpMax * MR * KC);
   float* Bp = tlsB.get(slices * npMax * NR * KC);
   constexpr size_t PG = 8;  // micro-panels per packing task
   for (size_t jc = 0; jc < n; jc += ncAll) {
@@ -280,18 +348,16 @@ static void k_sgemm(const GemmArgs& g, bool threaded) {
       const size_t mp = (mc + MR - 1) / MR;
       const size_t mBlocks = (mc + MCB - 1) / MCB;
       // pack: A panels of this row chunk, and B panels on the first row chunk of each column panel
-      const size_t aGroups = (mp + PG - 1) / PG, bGroups = ic == 0 ? (np + PG - 1) / PG : 0;
+      const size_t aGroups = directA ? 0 : (mp + PG - 1) / PG, bGroups = ic == 0 ? (np + PG - 1) / PG : 0;
       const size_t packTasks = slices * (aGroups + bGroups);
       auto pack = [&](size_t t, int) {
         const size_t sl = t / (aGroups + bGroups), r = t % (aGroups + bGroups);
         const size_t pc = sl * KC, kc = std::min(KC, k - pc);
         if (r < aGroups) {
-          for (size_t ip = r * PG; ip < std::min(mp, (r + 1) * PG); ip++)
-            packA(g, ic + ip * MR, std::min<size_t>(MR, mc - ip * MR), pc, kc, Ap + (sl * mpMax + ip) * MR * KC);
+          packAColumns(g, ic, mc, r * PG, std::min(mp, (r + 1) * PG), pc, kc, Ap + (sl * mpMax + r * PG) * MR * KC, MR * KC);
         } else {
           const size_t q = r - aGroups;
-          for (size_t jp = q * PG; jp < std::min(np, (q + 1) * PG); jp++)
-            packB(g, pc, kc, jc + jp * NR, std::min<size_t>(NR, nc - jp * NR), Bp + (sl * npMax + jp) * NR * KC);
+          packBGroup(g, jc, nc, q * PG, std::min(np, (q + 1) * PG), pc, kc, Bp + (sl * npMax + q * PG) * NR * KC, NR * KC);
         }
       };
       auto compute = [&](size_t t, int) {
@@ -303,14 +369,26 @@ static void k_sgemm(const GemmArgs& g, bool threaded) {
           const float betaEff = sl == 0 ? g.beta : 1.0f;
           // the A micro-panel (MR×kc, broadcast operand) stays in L1 while B micro-panels stream
           for (size_t i = i0; i < i1; i += MR) {
-            const float* A = Ap + (sl * mpMax + i / MR) * MR * KC;
             const size_t mr = std::min<size_t>(MR, i1 - i);
+            // the A micro-panel: rows of A in place, or packed (column-major A, or the last
+            // rows of a row-major A, zero-padded to MR)
+            alignas(64) float edgeA[MR * KC];
+            const bool rows = directA && mr == static_cast<size_t>(MR);
+            const float* A = rows ? g.a + (ic + i) * g.lda + sl * KC : Ap + (sl * mpMax + i / MR) * MR * KC;
+            if (directA && !rows) {
+              packA(g, ic + i, mr, sl * KC, kc, edgeA);
+              A = edgeA;
+            }
+            const size_t as = rows ? g.lda : MR;
             for (size_t j = j0; j < j1; j += NR) {
               const float* B = Bp + (sl * npMax + j / NR) * NR * KC;
               const size_t nr = std::min<size_t>(NR, j1 - j);
               float* C = g.c + (ic + i) * g.ldc + jc + j;
-              if (mr == static_cast<size_t>(MR) && nr == static_cast<size_t>(NR)) ukernel(kc, A, B, C, g.ldc, g.alpha, betaEff);
-              else ukernelEdge(kc, A, B, C, g.ldc, mr, nr, g.alpha, betaEff);
+              if (mr == static_cast<size_t>(MR) && nr == static_cast<size_t>(NR)) {
+                if (rows) ukernel<true>(kc, A, as, B, C, g.ldc, g.alpha, betaEff);
+                else ukernel<false>(kc, A, as, B, C, g.ldc, g.alpha, betaEff);
+              } else if (rows) ukernelEdge<true>(kc, A, as, B, C, g.ldc, mr, nr, g.alpha, betaEff);
+              else ukernelEdge<false>(kc, A, as, B, C, g.ldc, mr, nr, g.alpha, betaEff);
             }
           }
         }

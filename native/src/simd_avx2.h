@@ -126,3 +126,23 @@ static inline void vumulhilo(VU a, VU m, VU& hi, VU& lo) {
   lo = {_mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xAA)};
 }
 static inline void vustore(uint32_t* p, VU a) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), a.v); }
+
+// ---- W×W transpose (GEMM packing of a transposed operand) ----
+/** In place: afterwards r[i][j] = old r[j][i]. */
+static inline void vtranspose(VF r[W]) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i].v, r[i + 1].v);
+    t[i + 1] = _mm256_unpackhi_ps(r[i].v, r[i + 1].v);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+  }
+  for (int i = 0; i < 4; i++) {
+    r[i].v = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+    r[i + 4].v = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+  }
+}
