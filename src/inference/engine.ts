@@ -28,9 +28,13 @@
  *     so a depth-D head drafts D − 1 tokens, independently of each other;
  *   - sequential (DeepSeek-V3) modules: module k maps [Emb(token t+k+1); h^{k−1}_t] to h^k_t and
  *     predicts token t+k+2, so D modules draft D tokens, each conditioned on the draft before it.
- *     Only modules whose block has no sequence mixer (FFN / MoE sublayers only) are supported:
- *     they need no decode state. Modules with attention or DeltaNet would need their own caches;
- *     such a model is refused with a ChimeraError naming the sublayer.
+ *     Modules whose block has no sequence mixer (FFN / MoE sublayers only) need no decode state:
+ *     a draft is the module applied to one position (`draft(hidden, b, t, …)`). Modules whose
+ *     block has attention, MLA or DeltaNet keep their own per-sequence caches
+ *     (src/inference/mtp_cache.ts): a sequence made with `newSequence({draft: true})` records
+ *     every forward's ids and last hidden rows, `draft(…, seq)` advances the module caches over
+ *     the fed positions and drafts from the sequence's end, and rollback drops what was recorded
+ *     past the new length (module caches only ever hold positions computed from fed tokens).
  */
 import { noGrad } from "../autograd/node.js";
 import { add } from "../ops/elementwise.js";
@@ -48,6 +52,7 @@ import { GatedDeltaNet, type DeltaNetState } from "../layers/gated_deltanet.js";
 import { ParallelMtpHead } from "../layers/mtp.js";
 import type { SequentialMtpModule } from "../models/sequential_mtp.js";
 import { deltaNetSublayerWithHistory, type DeltaNetHistory } from "./deltanet.js";
+import { MtpModuleCaches, type MtpSequenceState } from "./mtp_cache.js";
 import type { AttentionState } from "../layers/kv_cache.js";
 import { sinusoidalTable } from "../layers/positional.js";
 import { PagedKVPool, PagedSequence, PagedKVCache, type KvLayerSpec } from "./paged/index.js";
@@ -74,7 +79,12 @@ export interface EngineOptions {
 /** The speculative drafter of a model. */
 export type Drafter =
   | { kind: "parallel"; block: number; sub: number; head: ParallelMtpHead }
-  | { kind: "sequential"; modules: readonly SequentialMtpModule[] };
+  | {
+      kind: "sequential";
+      modules: readonly SequentialMtpModule[];
+      /** Per-sequence module caches when a module block has a sequence mixer; null for FFN-only blocks (stateless drafting). */
+      caches: MtpModuleCaches | null;
+    };
 
 /** What a sublayer is to the engine. */
 type Slot =
@@ -92,6 +102,8 @@ export class EngineSequence {
     readonly paged: PagedSequence | null,
     /** states[i][j]: own state of sublayer j of block i (DeltaNet / other stateful kinds), else null. */
     readonly states: (LayerState | null)[][],
+    /** The sequential MTP modules' caches (a drafting sequence of a model whose modules have a sequence mixer), else null. */
+    readonly mtp: MtpSequenceState | null = null,
   ) {}
 }
 
@@ -197,39 +209,42 @@ export class InferenceEngine {
     );
     this.batchable = batchable;
     this.recurrent = recurrent;
-    // the drafter: sequential modules (if stateless) or the last parallel head
-    let seqRefusal: string | null = null;
+    // the drafter: sequential modules or the last parallel head
     const mods = model.mtp?.items ?? [];
-    if (mods.length)
-      mods.forEach((m, k) =>
-        m.block.sublayers.forEach((s, j) => {
-          if (!seqRefusal && s.component.newState(1, model.dtype) !== null)
-            seqRefusal = `inference: drafting with sequential MTP modules needs FFN-only module blocks (no decode state); module ${k} sublayer ${j} ('${s.where}') is a sequence mixer, which would need its own cache`;
-        }),
-      );
+    const seqRefusal = mods.length ? MtpModuleCaches.refusal(mods, model.dtype) : null;
     const lastHead = this.mtpHeads[this.mtpHeads.length - 1];
-    const parallel: Drafter | null = lastHead && lastHead.head.spec.depth >= 2 ? { kind: "parallel", ...lastHead } : null;
-    const sequential: Drafter | null = mods.length && !seqRefusal ? { kind: "sequential", modules: mods } : null;
-    if (opts.drafter === "parallel") this.drafter = parallel;
-    else if (opts.drafter === "sequential") this.drafter = sequential;
-    else this.drafter = sequential ?? parallel;
-    this.draftRefusal = this.drafter
+    const parallel = lastHead && lastHead.head.spec.depth >= 2;
+    const sequential = mods.length > 0 && !seqRefusal;
+    let kind: Drafter["kind"] | null = sequential ? "sequential" : parallel ? "parallel" : null;
+    if (opts.drafter === "parallel") kind = parallel ? "parallel" : null;
+    else if (opts.drafter === "sequential") kind = sequential ? "sequential" : null;
+    this.draftRefusal = kind
       ? null
       : opts.drafter === "sequential" || (!parallel && seqRefusal)
         ? (seqRefusal ?? "inference: this model has no sequential MTP modules to draft with")
         : "inference: speculative decoding needs parallel MTP heads of depth ≥ 2 or sequential MTP modules (this model has neither)";
     const bs = opts.blockSize ?? 16;
     const maxSeq = opts.maxSequences ?? 8;
-    const depth = this.maxDrafts + 1;
-    this.pool = kv.length
-      ? new PagedKVPool({
-          layers: kv,
-          blockSize: bs,
-          numBlocks: opts.numBlocks ?? maxSeq * Math.ceil((cfg.contextLength + depth + 1) / bs),
-          dtype: model.dtype,
-          maxRollback: opts.maxRollback ?? depth + 1,
-        })
-      : null;
+    const depth = (kind === "parallel" ? lastHead!.head.spec.depth - 1 : kind === "sequential" ? mods.length : 0) + 1;
+    const numBlocks = opts.numBlocks ?? maxSeq * Math.ceil((cfg.contextLength + depth + 1) / bs);
+    const maxRollback = opts.maxRollback ?? depth + 1;
+    this.drafter =
+      kind === "parallel"
+        ? { kind: "parallel", ...lastHead! }
+        : kind === "sequential"
+          ? {
+              kind: "sequential",
+              modules: mods,
+              // modules with a sequence mixer: their own paged pools, sized like the main one
+              caches: MtpModuleCaches.needed(mods, model.dtype) ? new MtpModuleCaches(model, mods, { blockSize: bs, numBlocks, maxRollback: Math.max(maxRollback, mods.length + 1) }) : null,
+            }
+          : null;
+    this.pool = kv.length ? new PagedKVPool({ layers: kv, blockSize: bs, numBlocks, dtype: model.dtype, maxRollback }) : null;
+  }
+
+  /** The drafter's per-sequence module caches (sequential modules with a sequence mixer), else null. */
+  get mtpCaches(): MtpModuleCaches | null {
+    return this.drafter?.kind === "sequential" ? this.drafter.caches : null;
   }
 
   /** Drafts per step the drafter can make: D − 1 for a depth-D parallel head (offsets t+2 … t+D), D for D sequential modules; 0 without a drafter. */
@@ -239,26 +254,37 @@ export class InferenceEngine {
     return d.kind === "parallel" ? d.head.spec.depth - 1 : d.modules.length;
   }
 
-  newSequence(): EngineSequence {
+  /**
+   * A new empty sequence. `draft`: it will draft (speculative decoding); for a drafter whose
+   * modules keep caches, the sequence then records every forward for them (module 0 needs the
+   * hidden state of every position), which a plain sequence skips.
+   */
+  newSequence(opts: { draft?: boolean } = {}): EngineSequence {
     const states = this.model.layers.items.map((block, i) =>
       block.sublayers.map((s, j) => {
         const k = this.slots[i]![j]!.kind;
         return k === "deltanet" || k === "other" ? s.component.newState(1, this.model.dtype) : null;
       }),
     );
-    return new EngineSequence(this.pool ? new PagedSequence(this.pool) : null, states);
+    const caches = opts.draft ? this.mtpCaches : null;
+    return new EngineSequence(this.pool ? new PagedSequence(this.pool) : null, states, caches ? caches.newState() : null);
   }
 
   /** A sibling sharing the prefix: KV blocks shared copy-on-write, recurrent state shared until replaced. */
   fork(seq: EngineSequence): EngineSequence {
     if (!this.batchable) throw new ChimeraError("inference: this model has layers whose state cannot be shared (fork needs GQA/MLA/DeltaNet only)");
-    const s = new EngineSequence(seq.paged ? seq.paged.fork() : null, seq.states.map((row) => row.map((st) => (st ? { ...st } : null))));
+    const s = new EngineSequence(
+      seq.paged ? seq.paged.fork() : null,
+      seq.states.map((row) => row.map((st) => (st ? { ...st } : null))),
+      seq.mtp ? this.mtpCaches!.fork(seq.mtp) : null,
+    );
     s.length = seq.length;
     return s;
   }
 
   free(seq: EngineSequence): void {
     seq.paged?.free();
+    if (seq.mtp) this.mtpCaches!.free(seq.mtp);
   }
 
   /** New KV blocks a sequence needs to feed n more tokens, per pool group. */
@@ -281,10 +307,20 @@ export class InferenceEngine {
     return { length: seq.length, states: seq.states.map((row) => row.map((st) => (st ? { ...st } : null))) };
   }
 
-  /** Rolls a sequence back to `length` positions (≥ the snapshot's): a pure-attention model just drops KV; a recurrent one returns to the snapshot. */
+  /**
+   * Rolls a sequence back to `length` positions (≥ the snapshot's): a pure-attention model just
+   * drops KV; a recurrent one returns to the snapshot. MTP module caches hold only positions
+   * computed from fed tokens up to the last draft, so they stay; what was recorded for them past
+   * the new length is dropped.
+   */
   rollback(seq: EngineSequence, snap: Snapshot, length: number): void {
     const to = this.recurrent ? snap.length : length;
     if (to === seq.length) return;
+    if (seq.mtp) {
+      const err = this.mtpCaches!.rollbackError(seq.mtp, to);
+      if (err) throw new ChimeraError(err);
+      this.mtpCaches!.rollback(seq.mtp, to);
+    }
     if (this.recurrent)
       snap.states.forEach((row, i) =>
         row.forEach((st, j) => {
@@ -385,6 +421,13 @@ export class InferenceEngine {
         });
       });
       if (drafter?.kind === "sequential") mtpHidden = x; // h^{−1}: the stack's output before the final norm
+      // drafting sequences with module caches record their ids and h^{−1} rows (module 0's inputs)
+      if (rows.some((r) => r.mtp)) {
+        const xd = x.dense();
+        rows.forEach((r, b) => {
+          if (r.mtp) this.mtpCaches!.record(r.mtp, ids, b * T, xd, b * T * this.d, T);
+        });
+      }
       // split stacked recurrent states back into the rows
       for (const { i, j, st } of stacked) {
         const S = st.S.dense();
@@ -444,10 +487,30 @@ export class InferenceEngine {
    * position t of a forward's `mtpHidden`. For each draft i = 0 … count−1 in order, `choose`
    * gets the draft logits [V] (predicting token t+2+i) and returns the drafted token; a sequential
    * drafter conditions the next draft on it. Logits are computed only as far as asked.
+   *
+   * Modules with a sequence mixer draft from the end of `seq` instead (made with
+   * `newSequence({draft: true})`; `next` is the token at position seq.length; hidden, b and t are
+   * not used) and advance its module caches. Returns the number of drafts made: `count`, or fewer
+   * when a module's KV pool is out of blocks.
    */
-  draft(hidden: Tensor, b: number, t: number, next: number, count: number, choose: (logits: Float32Array | Float64Array, i: number) => number): void {
+  draft(
+    hidden: Tensor,
+    b: number,
+    t: number,
+    next: number,
+    count: number,
+    choose: (logits: Float32Array | Float64Array, i: number) => number,
+    seq?: EngineSequence,
+  ): number {
     const drafter = this.drafter;
     if (!drafter) throw new ChimeraError(this.draftRefusal ?? "inference: this model cannot draft");
+    if (drafter.kind === "sequential" && drafter.caches) {
+      if (!seq?.mtp) throw new ChimeraError("inference: MTP modules with a sequence mixer draft from a sequence that records for them: pass one made with newSequence({ draft: true })");
+      if (count > this.maxDrafts) throw new ChimeraError(`inference: ${count} drafts asked of a drafter that makes at most ${this.maxDrafts}`);
+      if (!(next >= 0 && next < this.V)) throw new ChimeraError(`inference: token id ${next} is outside the vocabulary [0, ${this.V})`);
+      if (seq.mtp.ids.length !== seq.length) throw new ChimeraError("inference: MTP module state out of step with its sequence (internal error)");
+      return drafter.caches.draft(seq.mtp, next, count, choose);
+    }
     const [B, T, d] = hidden.shape as [number, number, number];
     if (b >= B || t >= T) throw new ChimeraError(`inference: MTP position (${b}, ${t}) outside [${B}, ${T}]`);
     if (count > this.maxDrafts) throw new ChimeraError(`inference: ${count} drafts asked of a drafter that makes at most ${this.maxDrafts}`);
@@ -469,6 +532,7 @@ export class InferenceEngine {
         h = r.h;
       }
     });
+    return count;
   }
 
   /**

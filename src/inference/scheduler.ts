@@ -41,7 +41,7 @@ export interface GenerateOptions {
   ignoreEos?: boolean;
   /** Per-token log-probabilities: 0 = the chosen token's, n = plus the n most likely; omit for none. */
   logprobs?: number;
-  /** Draft with the MTP heads and verify (exact; needs parallel MTP heads). */
+  /** Draft with the MTP heads or sequential MTP modules and verify (exact; the output distribution is unchanged). */
   speculative?: boolean;
   /** Independent completions of the prompt (share its KV blocks). Default 1. */
   n?: number;
@@ -215,7 +215,7 @@ export class Scheduler {
         400,
       );
     if (speculative && !eng.batchable)
-      throw new RequestError("speculative decoding needs a model whose stateful layers are GQA or Gated DeltaNet (others cannot be rolled back)", 400);
+      throw new RequestError("speculative decoding needs a model whose stateful layers are GQA, MLA or Gated DeltaNet (others cannot be rolled back)", 400);
     if (options.logprobs !== undefined && !(Number.isInteger(options.logprobs) && options.logprobs >= 0 && options.logprobs <= 20))
       throw new RequestError(`logprobs must be an integer in [0, 20], got ${options.logprobs}`, 400);
     const stops = options.stop ?? [];
@@ -387,7 +387,7 @@ export class Scheduler {
           const need = pool ? this.blocksFor(c.tokens.length) : [];
           const rows = this.liveChoices().filter((x) => x.seq).length;
           if (pool && !need.every((k, g) => k + rows <= pool.groups[g]!.allocator.numFree)) return;
-          c.seq = this.engine.newSequence();
+          c.seq = this.newSequence(j);
           c.admitted = ++this.admitCounter;
         }
     while (this.waiting.length) {
@@ -411,17 +411,22 @@ export class Scheduler {
       job.state = "running";
       if (!job.tAdmit) job.tAdmit = performance.now();
       const [first, ...rest] = job.choices.filter((c) => !c.done);
-      first!.seq = this.engine.newSequence();
+      first!.seq = this.newSequence(job);
       first!.admitted = ++this.admitCounter;
       for (const c of rest) {
         // a choice that has generated nothing yet forks from the first once the prompt is fed;
         // one that already has its own tokens (re-admitted after preemption) gets its own sequence
         if (c.generated.length === 0 && first!.generated.length === 0 && this.engine.batchable) c.forkFrom = first!;
-        else c.seq = this.engine.newSequence();
+        else c.seq = this.newSequence(job);
         c.admitted = ++this.admitCounter;
       }
       this.running.push(job);
     }
+  }
+
+  /** A sequence for a choice of `job`; a speculative one records what stateful MTP modules need. */
+  private newSequence(job: Job): EngineSequence {
+    return this.engine.newSequence({ draft: job.opts.speculative });
   }
 
   private forward(rows: Choice[], ids: Int32Array, T: number, opts: ForwardOptions) {
@@ -475,23 +480,27 @@ export class Scheduler {
     const U = c.tokens.slice(seq.length); // committed, not yet fed (≥ 1)
     const job = c.job;
     const budget = Math.min(job.opts.maxTokens - c.generated.length - 1, eng.contextLength - c.tokens.length - 1);
-    const k = c.draft ? Math.max(0, Math.min(eng.maxDrafts, budget)) : 0;
-    if (!this.ensureBlocks(c, U.length + k)) return;
+    // drafts follow U's last token; module caches draft from the sequence's end, so only after U = one token
+    const kMax = c.draft && (U.length === 1 || !seq.mtp) ? Math.max(0, Math.min(eng.maxDrafts, budget)) : 0;
+    if (!this.ensureBlocks(c, U.length + kMax)) return;
     const penal = this.penalised(c);
     // drafts from the drafter at the last fed position before U's last token: tokens after U's last
     const drafts: number[] = [];
     const q: Float64Array[] = [];
-    if (k > 0) {
+    if (kMax > 0) {
       const ctx = penal ? c.counts.clone() : null;
-      eng.draft(c.draft!.hidden, 0, c.draft!.t, U[U.length - 1]!, k, (ql) => {
+      const choose = (ql: Float32Array | Float64Array): number => {
         const qi = c.sampler.dist(ql, 0, V, ctx);
         const x = drawFrom(qi, c.sampler.rng.next());
         q.push(qi);
         drafts.push(x);
         ctx?.add(x);
         return x;
-      });
+      };
+      // modules with their own caches draft from the sequence's end (and advance those caches)
+      eng.draft(c.draft!.hidden, 0, c.draft!.t, U[U.length - 1]!, kMax, choose, seq);
     }
+    const k = drafts.length; // fewer than kMax only when a module's KV pool ran out
     const snap = eng.snapshot(seq);
     const start = seq.length;
     const T = U.length + k;
@@ -631,7 +640,7 @@ export class Scheduler {
     for (const s of c.job.choices)
       if (s.forkFrom === c) {
         s.forkFrom = null;
-        s.seq = this.engine.newSequence();
+        s.seq = this.newSequence(c.job);
       }
     const job = c.job;
     if (job.choices.every((x) => x.done)) this.complete(job);

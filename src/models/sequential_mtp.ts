@@ -34,13 +34,17 @@ export class SequentialMtpModule extends Module {
     this.block = this.child("block", new Block(spec.block, env, `${where}.block`));
   }
 
+  /** The block's input h' = eh_proj([enorm(emb) ; hnorm(hPrev)]): [B, L, d] (the inference engine runs the block itself, over its caches). */
+  input(emb: Tensor, hPrev: Tensor): Tensor {
+    return this.eh_proj.forward(concat([this.enorm.forward(emb), this.hnorm.forward(hPrev)], 2)); // [B, L, d]
+  }
+
   /**
    * emb [B, L, d] (embeddings of the tokens one step ahead), hPrev [B, L, d] → {h [B, L, d],
    * normed: head_norm(h) for the shared unembedding}.
    */
   forward(emb: Tensor, hPrev: Tensor, ctx: LayerContext, opts: BlockOptions): { h: Tensor; normed: Tensor } {
-    const x = this.eh_proj.forward(concat([this.enorm.forward(emb), this.hnorm.forward(hPrev)], 2)); // [B, L, d]
-    const h = this.block.forward(x, ctx, null, opts);
+    const h = this.block.forward(this.input(emb, hPrev), ctx, null, opts);
     return { h, normed: this.head_norm.forward(h) };
   }
 }

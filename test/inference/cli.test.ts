@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import { buildModel } from "../../src/models/causal_lm.js";
 import { toJsonText } from "../../src/config/index.js";
 import { saveSafetensors } from "../../src/io/safetensors.js";
+import { tinyConfig } from "../helpers/tiny.js";
 import { tinyHybrid } from "./tiny.js";
 
 /** The repository root (this file runs from test/ under tsx and from dist/test/ when compiled). */
@@ -17,6 +18,8 @@ const ROOT = (() => {
 })();
 const MAIN = join(ROOT, "src", "cli", "main.ts");
 let dir: string;
+/** The same for deepseek-tiny (shrunk): a sequential MTP module of MLA + MoE, which drafts through module caches. */
+let dsDir: string;
 
 /** A bare run folder: config.json + tokenizer.txt (byte) + model.safetensors (random weights). */
 before(() => {
@@ -25,9 +28,17 @@ before(() => {
   writeFileSync(join(dir, "config.json"), toJsonText(cfg) + "\n");
   writeFileSync(join(dir, "tokenizer.txt"), "byte\n");
   saveSafetensors(join(dir, "model.safetensors"), buildModel(cfg, { seed: 2 }).stateDict());
+  dsDir = mkdtempSync(join(tmpdir(), "chimera-cli-ds-"));
+  const ds = tinyConfig("deepseek-tiny", 257);
+  writeFileSync(join(dsDir, "config.json"), toJsonText(ds) + "\n");
+  writeFileSync(join(dsDir, "tokenizer.txt"), "byte\n");
+  saveSafetensors(join(dsDir, "model.safetensors"), buildModel({ ...ds, init: { ...ds.init, std: 0.15 } }, { seed: 2 }).stateDict());
 });
 
-after(() => rmSync(dir, { recursive: true, force: true }));
+after(() => {
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(dsDir, { recursive: true, force: true });
+});
 
 function cli(args: string[], input?: string) {
   const r = spawnSync(process.execPath, ["--import", "tsx", MAIN, ...args], { cwd: ROOT, encoding: "utf8", input, timeout: 60_000 });
@@ -51,6 +62,19 @@ test("generate --json: text, tokens, tokens/s; greedy speculative gives the same
   assert.equal(c.code, 0, c.err);
   assert.equal(c.out, ja.text + "\n");
   assert.match(c.err, /12 tokens, [\d.]+ tokens\/s/);
+});
+
+test("generate --speculative with deepseek-tiny's MLA + MoE MTP module (module caches): the greedy text, with acceptance stats", () => {
+  const args = ["generate", "--model", dsDir, "--prompt", "Call me", "--max-tokens", "16", "-t", "0", "--ignore-eos", "--json"];
+  const a = cli(args);
+  assert.equal(a.code, 0, a.err);
+  const b = cli([...args, "--speculative"]);
+  assert.equal(b.code, 0, b.err);
+  const ja = JSON.parse(a.out);
+  const jb = JSON.parse(b.out);
+  assert.equal(jb.text, ja.text);
+  assert.equal(jb.tokens, 16);
+  assert.ok(jb.acceptanceRate >= 0 && jb.acceptanceRate <= 1 && jb.tokensPerStep >= 1);
 });
 
 test("generate: bad input is a clear error (exit 2)", () => {

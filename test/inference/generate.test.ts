@@ -78,10 +78,10 @@ function exactMarginals(model: ReturnType<typeof buildModel>, prompt: number[]):
   });
 }
 
-for (const drafter of ["parallel heads", "sequential modules"] as const)
+for (const drafter of ["parallel heads", "sequential modules", "sequential modules with attention (module caches)"] as const)
 test(`sampling matches the model's distribution on a tiny vocabulary (plain and speculative with ${drafter}, χ²)`, async () => {
-  const seq = drafter === "sequential modules";
-  const { model, sched } = setup({ std: 0.3, seed: 11, maxQueue: 4000, moe: false, maxBatch: 10, ...(seq ? { mtpDepth: 0, seqMtp: 2 } : {}) });
+  const seq = drafter !== "parallel heads";
+  const { model, sched } = setup({ std: 0.3, seed: 11, maxQueue: 4000, moe: false, maxBatch: 10, ...(seq ? { mtpDepth: 0, seqMtp: 2, seqMtpAttention: drafter !== "sequential modules" } : {}) });
   const prompt = tokens(4, V - 1, 4);
   const { p1, p2 } = exactMarginals(model, prompt);
   const N = 1200; // 120 requests × n = 10 choices (each choice its own seed)
@@ -226,8 +226,10 @@ test("cancellation frees the request's blocks; bad requests are refused with cle
   assert.throws(() => sched.submit([1, 99], {}), /outside the vocabulary/);
   const noMtp = setup({ mtpDepth: 0 });
   assert.throws(() => noMtp.sched.submit([1, 2], { speculative: true }), /MTP/);
-  // sequential modules with a sequence mixer in their block would need their own cache: refused
+  // sequential modules with a sequence mixer in their block draft through their own caches (test/inference/seqmtp_spec.test.ts)
   const mixer = setup({ mtpDepth: 0, seqMtp: 2, seqMtpAttention: true });
-  assert.equal(mixer.engine.drafter, null);
-  assert.throws(() => mixer.sched.submit([1, 2], { speculative: true }), /FFN-only module blocks.*mtp\.0\.block\.attn/);
+  assert.equal(mixer.engine.drafter?.kind, "sequential");
+  assert.ok(mixer.engine.mtpCaches);
+  const viaCaches = await mixer.sched.submit([1, 2], { speculative: true, maxTokens: 4, ignoreEos: true }).result;
+  assert.ok(viaCaches.speculative!.drafted > 0);
 });

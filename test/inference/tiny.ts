@@ -28,7 +28,7 @@ export interface TinyOptions {
   std?: number;
   /** Sequential (DeepSeek-style) MTP modules after the stack, each an FFN-only block (0 = none). */
   seqMtp?: number;
-  /** Give those modules' blocks an attention sublayer too (drafting must then be refused). */
+  /** Give those modules' blocks an attention sublayer too (they then draft through module caches). */
   seqMtpAttention?: boolean;
 }
 

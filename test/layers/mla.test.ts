@@ -344,11 +344,14 @@ test("deepseek-tiny: builds, its loss falls in 30 AdamW steps, and greedy genera
   // generation: the scheduler over the paged engine ≡ CausalLM.generateGreedy over ContiguousKVCache (float64)
   const m64 = buildModel(cfg, { seed: 2, dtype: "float64", });
   const engine = new InferenceEngine(m64, { numBlocks: 32, blockSize: 8 });
-  assert.equal(engine.drafter, null, "MTP module has attention: no drafting");
+  assert.equal(engine.drafter?.kind, "sequential", "the MLA + MoE MTP module drafts through its own caches");
+  assert.equal(engine.mtpCaches!.pools[0]!.groupTokenBytes(0), (64 + 16) * 8, "the module's pages hold its latent rows");
   assert.equal(engine.pool!.groupTokenBytes(0), 4 * (64 + 16) * 8);
   const sched = new Scheduler(engine, letterTokenizer(cfg.vocabSize), { maxBatch: 2, prefillChunk: 16 });
   const prompt = Array.from(tokens(11, cfg.vocabSize - 1, 3));
   const ref = Array.from(m64.generateGreedy(Int32Array.from(prompt), 12));
   const res = await sched.submit(prompt, { maxTokens: 12, sampling: { temperature: 0 }, ignoreEos: true }).result;
   assert.deepEqual(res.choices[0]!.tokens, ref);
+  const spec = await sched.submit(prompt, { maxTokens: 12, sampling: { temperature: 0 }, ignoreEos: true, speculative: true }).result;
+  assert.deepEqual(spec.choices[0]!.tokens, ref, "greedy speculative ≡ greedy");
 });

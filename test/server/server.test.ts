@@ -6,6 +6,7 @@ import { InferenceEngine } from "../../src/inference/engine.js";
 import { Scheduler } from "../../src/inference/scheduler.js";
 import { createChimeraServer, type ChimeraServer } from "../../src/server/index.js";
 import { letterTokenizer, tinyHybrid } from "../inference/tiny.js";
+import { tinyConfig } from "../helpers/tiny.js";
 
 const V = 24;
 const tok = letterTokenizer(V);
@@ -167,4 +168,29 @@ test("graceful shutdown: in-flight requests finish, new ones are refused", async
   assert.equal(done.usage.completion_tokens, 20);
   await closing;
   await assert.rejects(fetch(`${url}/health`));
+});
+
+test("speculative requests on a model whose sequential MTP module has MLA (deepseek-tiny): accepted, and greedy text ≡ plain", async () => {
+  const cfg = tinyConfig("deepseek-tiny", V);
+  const model = buildModel({ ...cfg, init: { ...cfg.init, std: 0.15 } }, { seed: 13 });
+  const eng = new InferenceEngine(model, { numBlocks: 32, blockSize: 8 });
+  const ds = createChimeraServer({ scheduler: new Scheduler(eng, tok, { maxBatch: 4 }), tokenizer: tok, modelId: "ds", maxConcurrent: 4, maxTokens: 40, log: () => {} });
+  const addr = await ds.listen(0, "127.0.0.1");
+  try {
+    const ask = async (speculative: boolean) => {
+      const r = await fetch(`http://127.0.0.1:${addr.port}/v1/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "ds", prompt: "abcab", max_tokens: 24, temperature: 0, ignore_eos: true, speculative }),
+      });
+      return { status: r.status, json: (await r.json()) as any };
+    };
+    const plain = await ask(false);
+    const spec = await ask(true);
+    assert.equal(spec.status, 200, JSON.stringify(spec.json));
+    assert.equal(spec.json.choices[0].text, plain.json.choices[0].text);
+    assert.ok(spec.json.chimera.acceptance_rate >= 0 && spec.json.chimera.tokens_per_step >= 1);
+  } finally {
+    await ds.close(1000);
+  }
 });

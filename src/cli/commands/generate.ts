@@ -47,8 +47,9 @@ paged (16-token blocks); Gated DeltaNet layers keep their fixed-size state.
   --stop TEXT              stop before TEXT (repeatable)
   --ignore-eos             keep generating past end-of-text
   --logprobs N             with --json: per-token log-probabilities and the N best alternatives
-  --speculative            draft with the model's MTP heads, verify in one pass (exact: the
-                           output distribution is unchanged; greedy output is identical)
+  --speculative            draft with the model's MTP heads or modules, verify in one pass
+                           (exact: the output distribution is unchanged; greedy output is
+                           identical)
   --block-size B           KV block size in tokens (default 16)
   --kv-blocks N            KV blocks in the pool (default: one context's worth × 8)
   --json                   print {text, tokens, tokensPerSec, acceptanceRate?, …} at the end
