@@ -33,6 +33,92 @@ test("published sizes within a tolerance", () => {
   near(ds.activeWithoutMtp, 37e9, 0.02, "deepseek-v3 active");
 });
 
+// MISSION §2 zoo at full size. Columns: preset, which count, published value, relative tolerance.
+// Counts: "total" (MTP modules included), "main" (total without MTP modules), "nonEmb" (without
+// embedding / unembedding tables), "active" (main model, embeddings included), "activeNoLookup"
+// (main model without the embedding lookup table: gpt-oss's model-card convention),
+// "activeNonEmb" (main model without embedding and unembedding tables). Tolerances above 1% and
+// each row's source are explained in docs/configuration.md ("Zoo coverage").
+type Count = "total" | "main" | "nonEmb" | "active" | "activeNoLookup" | "activeNonEmb";
+function count(name: string, which: Count): number {
+  const p = costOf(getPreset(name)).params;
+  const lookup = p.breakdown["embedding"]?.total ?? 0;
+  const table = {
+    total: p.total,
+    main: p.total - p.mtp,
+    nonEmb: p.nonEmbedding,
+    active: p.activeWithoutMtp,
+    activeNoLookup: p.activeWithoutMtp - lookup,
+    activeNonEmb: p.activeWithoutMtp - p.embedding,
+  };
+  return table[which];
+}
+
+const ZOO: [string, Count, number, number][] = [
+  ["llama3.1-405b", "total", 405e9, 0.01],
+  ["qwen3-4b", "total", 4.0e9, 0.01],
+  ["qwen3-4b", "nonEmb", 3.6e9, 0.01],
+  ["qwen3-32b", "total", 32.8e9, 0.01],
+  ["qwen3-32b", "nonEmb", 31.2e9, 0.01],
+  ["gemma3-4b", "nonEmb", 3_209e6, 0.01], // text backbone; the 417M vision tower is not modelled
+  ["gemma3-27b", "nonEmb", 25_600e6, 0.01],
+  ["llama4-scout", "main", 109e9, 0.015], // 109B counts the ≈0.8B vision encoder (not modelled)
+  ["llama4-scout", "active", 17e9, 0.015], // "17B" rounded
+  ["llama4-maverick", "main", 400e9, 0.01],
+  ["llama4-maverick", "active", 17e9, 0.015],
+  ["kimi-k2", "main", 1e12, 0.03], // README "1T" rounded; the report's 1.04T is −1.3% away
+  ["kimi-k2", "active", 32e9, 0.03], // README "32B" rounded
+  ["gpt-oss-120b", "main", 116.83e9, 0.001],
+  ["gpt-oss-120b", "activeNoLookup", 5.13e9, 0.002],
+  ["gpt-oss-20b", "main", 20.91e9, 0.001],
+  ["gpt-oss-20b", "activeNoLookup", 3.61e9, 0.002],
+  ["grok-2.5", "main", 269_515_497_472, 0], // third-party tensor count of the released checkpoint
+  ["grok-2.5", "active", 115_019_056_768, 0.002],
+  ["glm-4.5", "main", 355e9, 0.01],
+  ["glm-4.5", "activeNonEmb", 32e9, 0.01],
+  ["glm-4.5-air", "main", 106e9, 0.01],
+  ["glm-4.5-air", "activeNonEmb", 12e9, 0.02], // "12B" rounded
+  ["minimax-m2", "main", 230e9, 0.01],
+  ["minimax-m2", "activeNonEmb", 10e9, 0.025], // "10B" rounded
+  ["olmo3-32b", "main", 32e9, 0.01],
+  ["trinity-large", "main", 398e9, 0.01],
+  ["trinity-large", "active", 13e9, 0.03], // "13B" rounded; route scale / θ are Trinity-Nano values
+];
+
+test("zoo presets at full size match their published totals", () => {
+  for (const [name, which, want, tol] of ZOO) {
+    const got = count(name, which);
+    assert.ok(Math.abs(got / want - 1) <= tol, `${name} ${which}: ${got} vs published ${want} (±${tol * 100}%)`);
+  }
+});
+
+test("zoo presets published only by nominal size equal their config arithmetic", () => {
+  // OLMo 2 13B / Olmo 3 7B are named by nominal size (13B, 7B); check the exact count by hand.
+  const swiglu = (d: number, h: number) => 3 * d * h;
+  const attn = (d: number, H: number, K: number, h: number) => 2 * d * H * h + 2 * d * K * h + H * h + K * h; // + full-width QK-norm
+  const olmo = (V: number, d: number, L: number, H: number, K: number, ffn: number) => 2 * V * d + L * (attn(d, H, K, 128) + swiglu(d, ffn) + 2 * d) + d;
+  assert.equal(costOf(getPreset("olmo2-13b")).params.total, olmo(100_352, 5_120, 40, 40, 40, 13_824));
+  assert.equal(costOf(getPreset("olmo2-13b")).params.total, 13_716_198_400);
+  assert.equal(costOf(getPreset("olmo3-7b")).params.total, olmo(100_278, 4_096, 32, 32, 32, 11_008));
+  assert.equal(costOf(getPreset("olmo3-32b")).params.total, olmo(100_278, 5_120, 64, 40, 8, 27_648));
+});
+
+test("mimo-v2-flash: published size once the over-wide value heads are taken out", () => {
+  // MiMo's v heads are 128 wide, q/k heads 192; our GQA uses 192 for v_proj and o_proj too.
+  const d = 4_096;
+  const extraPerLayer = (kv: number) => kv * 64 * d + 64 * 64 * d; // v_proj rows + o_proj columns
+  const over = 9 * extraPerLayer(4) + 39 * extraPerLayer(8); // 9 full (4 KV heads), 39 sliding (8)
+  assert.equal(over, 896_532_480);
+  const main = count("mimo-v2-flash", "main");
+  assert.ok(Math.abs((main - over) / 309e9 - 1) <= 0.005, `mimo main ${main - over}`);
+  assert.ok(Math.abs(main / 309e9 - 1) <= 0.01, `mimo main as modelled ${main}`);
+  // 15B active: exact layout without the embedding lookup (gpt-oss convention) 14.82B
+  assert.ok(Math.abs((count("mimo-v2-flash", "activeNoLookup") - over) / 15e9 - 1) <= 0.02);
+  // 3 MTP modules of 0.33B each (components.md §16.3), each with one over-wide sliding layer
+  const mtp = costOf(getPreset("mimo-v2-flash")).params.mtp;
+  assert.ok(Math.abs((mtp - 3 * extraPerLayer(8)) / 3 / 0.33e9 - 1) <= 0.01, `mimo MTP module ${mtp / 3}`);
+});
+
 test("hybrid-235b lands within ±2% of 235B, the ladder grows with superblocks", () => {
   const c = costOf(getPreset("hybrid-235b")).params;
   assert.ok(Math.abs(c.total / 235e9 - 1) <= 0.02, `hybrid-235b total ${c.total}`);

@@ -9,14 +9,23 @@ import type { ModelConfig } from "../types.js";
 import { validateConfig } from "../validate.js";
 import { DEEPSEEK_PRESETS } from "./deepseek.js";
 import { GEMMA3_PRESETS } from "./gemma3.js";
+import { GLM45_PRESETS } from "./glm45.js";
+import { GPT_OSS_PRESETS } from "./gpt_oss.js";
 import { GPT2_PRESETS } from "./gpt2.js";
+import { GROK_PRESETS } from "./grok.js";
 import { HYBRID_PRESETS } from "./hybrid.js";
+import { KIMI_PRESETS } from "./kimi.js";
 import { LLAMA_PRESETS } from "./llama.js";
+import { LLAMA4_PRESETS } from "./llama4.js";
+import { MIMO_PRESETS } from "./mimo.js";
+import { MINIMAX_PRESETS } from "./minimax.js";
 import { MISTRAL_PRESETS } from "./mistral.js";
 import { OLMO2_PRESETS } from "./olmo2.js";
+import { OLMO3_PRESETS } from "./olmo3.js";
 import { QWEN3_NEXT_PRESETS } from "./qwen3_next.js";
 import { QWEN3_PRESETS } from "./qwen3.js";
 import { SMOLLM3_PRESETS } from "./smollm3.js";
+import { TRINITY_PRESETS } from "./trinity.js";
 import type { PresetDef } from "./types.js";
 
 export type { PresetDef };
@@ -32,6 +41,15 @@ const ALL: PresetDef[] = [
   ...GEMMA3_PRESETS,
   ...SMOLLM3_PRESETS,
   ...DEEPSEEK_PRESETS,
+  ...LLAMA4_PRESETS,
+  ...KIMI_PRESETS,
+  ...GPT_OSS_PRESETS,
+  ...GROK_PRESETS,
+  ...GLM45_PRESETS,
+  ...MINIMAX_PRESETS,
+  ...OLMO3_PRESETS,
+  ...MIMO_PRESETS,
+  ...TRINITY_PRESETS,
 ];
 
 const BY_NAME = new Map(ALL.map((p) => [p.name, p]));

@@ -2,7 +2,10 @@
  * Llama 3 dense family (architectures.json "Llama-3 8B" / "70B", litgpt config 'Llama-3-8B'
  * citing huggingface.co/meta-llama/Meta-Llama-3-8B config.json): pre-RMSNorm (eps 1e-5), RoPE
  * θ 500,000, GQA with 8 KV heads × 128, SwiGLU, untied head, vocab 128,256.
- * Published: llama3-8b 8,030,261,248 parameters. llama-tiny keeps every structural choice at d 128.
+ * Published: llama3-8b 8,030,261,248 parameters. llama3.1-405b (architectures.json "Llama-3.1 405B",
+ * litgpt 'Llama-3.1-405B'): 126 × 16,384, GQA 128/8, SwiGLU 53,248, Llama-3 RoPE scaling ×8 from
+ * 8192 (low / high frequency factors 1 / 4), 131,072 context; published 405B.
+ * llama-tiny keeps every structural choice at d 128.
  */
 import { dense } from "./dense.js";
 import type { PresetDef } from "./types.js";
@@ -28,6 +31,21 @@ export const LLAMA_PRESETS: PresetDef[] = [
         layers: 80,
         heads: 64,
         ffn: 28_672,
+      }),
+  },
+  {
+    name: "llama3.1-405b",
+    family: "llama",
+    description: "Llama 3.1 405B: 126 × 16384, GQA 128/8, SwiGLU 53248, Llama-3 RoPE scaling ×8, untied",
+    build: () =>
+      dense("llama3.1-405b", "Llama 3.1 405B", "Lightning-AI/litgpt config.py 'Llama-3.1-405B' (architectures.json)", {
+        ...base,
+        dModel: 16_384,
+        layers: 126,
+        heads: 128,
+        ffn: 53_248,
+        context: 131_072,
+        scaling: { kind: "llama3", factor: 8, originalContext: 8_192, lowFreqFactor: 1, highFreqFactor: 4 },
       }),
   },
   {

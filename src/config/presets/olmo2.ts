@@ -3,6 +3,9 @@
  * huggingface.co/allenai/OLMo-2-1124-7B config.json): "reordered" post-norm — x + RMSNorm(F(x)),
  * no input norms — with QK RMSNorm over the full q / k projection width, MHA 32 × 128, SwiGLU
  * 11,008, RoPE θ 5e5, untied, vocab 100,352 (padded). Published size: 7.3B.
+ * OLMo 2 13B (architectures.json "OLMo-2 13B", litgpt 'OLMo-2-1124-13B'): 40 × 5120, MHA 40 × 128,
+ * SwiGLU 13,824, the same norms, RoPE and vocabulary. Published as "13B" (a nominal name; the
+ * config gives 13.72B, which test/config/cost.test.ts recomputes by hand).
  */
 import { dense } from "./dense.js";
 import type { PresetDef } from "./types.js";
@@ -21,6 +24,27 @@ export const OLMO2_PRESETS: PresetDef[] = [
         kvHeads: 32,
         headDim: 128,
         ffn: 11_008,
+        context: 4_096,
+        theta: 500_000,
+        eps: 1e-6,
+        tied: false,
+        placement: "post",
+        qkNorm: "full",
+      }),
+  },
+  {
+    name: "olmo2-13b",
+    family: "olmo2",
+    description: "OLMo 2 13B: 40 × 5120, post-norm RMSNorm inside the residual, full-width QK-norm, MHA 40 × 128",
+    build: () =>
+      dense("olmo2-13b", "OLMo 2 13B (1124)", "Lightning-AI/litgpt config.py 'OLMo-2-1124-13B' (architectures.json)", {
+        vocabSize: 100_352,
+        dModel: 5_120,
+        layers: 40,
+        heads: 40,
+        kvHeads: 40,
+        headDim: 128,
+        ffn: 13_824,
         context: 4_096,
         theta: 500_000,
         eps: 1e-6,

@@ -2,8 +2,9 @@
  * Qwen3 dense and MoE (architectures.json "Qwen3-*", litgpt config.py / rasbt qwen3.py citing
  * huggingface.co/Qwen/<model> config.json): pre-RMSNorm eps 1e-6, per-head QK RMSNorm, RoPE θ 1e6,
  * GQA with head_dim 128 (independent of d), SwiGLU; MoE variants: softmax top-8 of 128 experts,
- * renormalised, no shared expert, every layer MoE. Tied embeddings for 0.6B.
- * Published sizes: 0.6B (0.44B non-embedding), 8.2B, 30.5B-A3.3B, 235B-A22B.
+ * renormalised, no shared expert, every layer MoE. Tied embeddings for 0.6B and 4B.
+ * Published sizes: 0.6B (0.44B non-embedding), 4.0B (3.6B non-embedding), 8.2B, 32.8B (31.2B
+ * non-embedding), 30.5B-A3.3B, 235B-A22B.
  */
 import { moe } from "../components/moe.js";
 import { dense } from "./dense.js";
@@ -20,10 +21,22 @@ export const QWEN3_PRESETS: PresetDef[] = [
     build: () => dense("qwen3-0.6b", "Qwen3 0.6B", SRC, { ...base, dModel: 1_024, layers: 28, heads: 16, kvHeads: 8, ffn: 3_072, tied: true }),
   },
   {
+    name: "qwen3-4b",
+    family: "qwen3",
+    description: "Qwen3 4B dense: 36 × 2560, GQA 32/8 × 128 (q width 4096 > d), QK-norm, tied",
+    build: () => dense("qwen3-4b", "Qwen3 4B", SRC, { ...base, dModel: 2_560, layers: 36, heads: 32, kvHeads: 8, ffn: 9_728, tied: true }),
+  },
+  {
     name: "qwen3-8b",
     family: "qwen3",
     description: "Qwen3 8B dense: 36 × 4096, GQA 32/8 × 128, QK-norm, untied",
     build: () => dense("qwen3-8b", "Qwen3 8B", SRC, { ...base, dModel: 4_096, layers: 36, heads: 32, kvHeads: 8, ffn: 12_288, tied: false }),
+  },
+  {
+    name: "qwen3-32b",
+    family: "qwen3",
+    description: "Qwen3 32B dense: 64 × 5120, GQA 64/8 × 128, QK-norm, untied",
+    build: () => dense("qwen3-32b", "Qwen3 32B", SRC, { ...base, dModel: 5_120, layers: 64, heads: 64, kvHeads: 8, ffn: 25_600, tied: false }),
   },
   {
     name: "qwen3-30b-a3b",
