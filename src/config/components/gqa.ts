@@ -4,8 +4,8 @@
  * softmax(q kᵀ · d_h^-½ + causal mask) v, then W_o. Options: RoPE (inherited from the model or
  * overridden per layer, `null` = NoPE), QK-norm per head (Qwen3, Gemma 3) or over the full
  * projection (OLMo 2), biases (GPT-2, gpt-oss), sliding window (Gemma 3, gpt-oss), per-head sink
- * logits (gpt-oss), output gate (Qwen3-Next: q_proj doubled, per-head interleaved; Trinity-style
- * headwise gate_proj d→H).
+ * logits (gpt-oss), output gate (elementwise: q_proj doubled, per-head interleaved, as in Qwen3-Next
+ * and Arcee Trinity; headwise: one scalar gate per head from gate_proj d→H).
  *
  * Parameters (d model width, H heads, K kv heads, h head dim, g = 2 with elementwise gate else 1):
  *   q_proj [g·H·h, d], k_proj [K·h, d], v_proj [K·h, d], o_proj [d, H·h]  (+ biases if enabled)
