@@ -19,6 +19,8 @@ export { NORM_KINDS } from "./components/norms.js";
 export { gqa } from "./components/gqa.js";
 export { gatedDeltaNet, convChannels } from "./components/gated_deltanet.js";
 export { mla } from "./components/mla.js";
+export { kda, kdaConvChannels } from "./components/kda.js";
+export { mamba2 } from "./components/mamba2.js";
 export { moe } from "./components/moe.js";
 export { swiglu } from "./components/swiglu.js";
 export { geglu } from "./components/geglu.js";

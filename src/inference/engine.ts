@@ -6,14 +6,15 @@
  * §23) for every GQA and MLA layer (MLA pages hold its latent rows [c_kv | k_rope]: one kv head
  * whose value is the key's first kvLoraRank channels), and the fixed-size state of every other
  * stateful layer — Gated DeltaNet's recurrent S [1, H_v, d_k, d_v] and conv window [1, K−1, C]
- * (components.md §11).
+ * (components.md §11), Mamba-2's SSM state [1, H, P, N] and conv window [1, K−1, C] (§13).
  *
  * `forward(rows, ids, T)` runs the model's own blocks (their sublayers, norms and components) on
  * B rows × T tokens where every row continues from its own position (continuous batching: rows
  * hold different lengths). It differs from `CausalLM.forward` only in what inference needs:
  *   - per-row positions (RoPE and absolute position embeddings per row);
  *   - the attention layers get a `PagedKVCache` whose `attend` reads through the block tables;
- *   - DeltaNet states of the rows are stacked into [B, …] for the call and split back after;
+ *   - DeltaNet / Mamba-2 states of the rows are stacked into [B, …] for the call and split back
+ *     after (every tensor field of the state, along its leading batch axis);
  *   - logits only for the positions asked for (a prefill needs only its last one);
  *   - optionally, the drafter's input stream (`mtp`): the normalised stream at the last parallel
  *     MTP head, or the stack's last hidden state for sequential MTP modules (`draft`);
@@ -48,7 +49,9 @@ import type { BlockOptions, Sublayer } from "../models/block.js";
 import type { LayerContext, LayerState } from "../layers/context.js";
 import { GroupedQueryAttention } from "../layers/attention.js";
 import { MultiHeadLatentAttention } from "../layers/mla.js";
-import { GatedDeltaNet, type DeltaNetState } from "../layers/gated_deltanet.js";
+import { GatedDeltaNet } from "../layers/gated_deltanet.js";
+import { Mamba2 } from "../layers/mamba2.js";
+import type { DeltaNetState } from "../layers/gated_deltanet.js";
 import { ParallelMtpHead } from "../layers/mtp.js";
 import type { SequentialMtpModule } from "../models/sequential_mtp.js";
 import { deltaNetSublayerWithHistory, type DeltaNetHistory } from "./deltanet.js";
@@ -90,6 +93,7 @@ export type Drafter =
 type Slot =
   | { kind: "attention"; layer: number }
   | { kind: "deltanet" }
+  | { kind: "mamba2" }
   | { kind: "other" }
   | { kind: "stateless" }
   | { kind: "mtp"; head: ParallelMtpHead };
@@ -161,7 +165,7 @@ export class InferenceEngine {
   readonly drafter: Drafter | null;
   /** Why this model cannot draft (null when it can). */
   readonly draftRefusal: string | null;
-  /** True when every stateful layer is one the engine can batch and roll back (GQA, MLA, DeltaNet). */
+  /** True when every stateful layer is one the engine can batch and roll back (GQA, MLA, DeltaNet, Mamba-2). */
   readonly batchable: boolean;
   /** True when some layer keeps recurrent state (rollback = restore a snapshot and re-feed). */
   readonly recurrent: boolean;
@@ -198,6 +202,10 @@ export class InferenceEngine {
         if (c instanceof GatedDeltaNet) {
           recurrent = true;
           return { kind: "deltanet" };
+        }
+        if (c instanceof Mamba2) {
+          recurrent = true;
+          return { kind: "mamba2" };
         }
         if (c.newState(1, model.dtype) !== null) {
           batchable = false;
@@ -263,7 +271,7 @@ export class InferenceEngine {
     const states = this.model.layers.items.map((block, i) =>
       block.sublayers.map((s, j) => {
         const k = this.slots[i]![j]!.kind;
-        return k === "deltanet" || k === "other" ? s.component.newState(1, this.model.dtype) : null;
+        return k === "deltanet" || k === "mamba2" || k === "other" ? s.component.newState(1, this.model.dtype) : null;
       }),
     );
     const caches = opts.draft ? this.mtpCaches : null;
@@ -272,7 +280,7 @@ export class InferenceEngine {
 
   /** A sibling sharing the prefix: KV blocks shared copy-on-write, recurrent state shared until replaced. */
   fork(seq: EngineSequence): EngineSequence {
-    if (!this.batchable) throw new ChimeraError("inference: this model has layers whose state cannot be shared (fork needs GQA/MLA/DeltaNet only)");
+    if (!this.batchable) throw new ChimeraError("inference: this model has layers whose state cannot be shared (fork needs GQA/MLA/DeltaNet/Mamba-2 only)");
     const s = new EngineSequence(
       seq.paged ? seq.paged.fork() : null,
       seq.states.map((row) => row.map((st) => (st ? { ...st } : null))),
@@ -303,7 +311,7 @@ export class InferenceEngine {
 
   /** The state before a speculative step. DeltaNet layers replace (never mutate) their tensors, so references suffice. */
   snapshot(seq: EngineSequence): Snapshot {
-    if (!this.batchable) throw new ChimeraError("inference: speculative rollback needs a model whose stateful layers are GQA, MLA or DeltaNet");
+    if (!this.batchable) throw new ChimeraError("inference: speculative rollback needs a model whose stateful layers are GQA, MLA, DeltaNet or Mamba-2");
     return { length: seq.length, states: seq.states.map((row) => row.map((st) => (st ? { ...st } : null))) };
   }
 
@@ -349,7 +357,7 @@ export class InferenceEngine {
     if (split && !(Number.isInteger(split) && split > 0 && split < T && B === 1)) throw new ChimeraError(`inference: splitAt ${split} needs one row and 0 < splitAt < T = ${T}`);
     const history = opts.history ?? false;
     if (history && (B !== 1 || split || !this.batchable))
-      throw new ChimeraError(`inference: history needs one row (got ${B}), no splitAt, and only GQA / MLA / DeltaNet state`);
+      throw new ChimeraError(`inference: history needs one row (got ${B}), no splitAt, and only GQA / MLA / DeltaNet / Mamba-2 state`);
     const start0 = rows[0]!.length;
     const model = this.model;
     const cfg = model.config;
@@ -376,10 +384,10 @@ export class InferenceEngine {
       const ctx = this.evalContext(B, T, maxStart, positions);
       const drafter = opts.mtp ? this.drafter : null;
       if (opts.mtp && !drafter) throw new ChimeraError(this.draftRefusal ?? "inference: this model cannot draft");
-      const hist: { i: number; j: number; h: DeltaNetHistory }[] = [];
+      const hist: { i: number; j: number; h: { at(t: number): LayerState } }[] = [];
       let mtpHidden: Tensor | null = null;
       const seqs = rows.map((r) => r.paged!);
-      const stacked: { i: number; j: number; st: DeltaNetState }[] = [];
+      const stacked: { i: number; j: number; st: LayerState }[] = [];
       const splitStates: (LayerState | null)[][] | null = split ? rows[0]!.states.map((row) => row.map(() => null)) : null;
       const piece = (from: number, to: number): LayerContext => {
         const p = new Int32Array(B * (to - from));
@@ -398,11 +406,10 @@ export class InferenceEngine {
           }
           let st: LayerState | null = null;
           if (slot.kind === "attention") st = { kind: "attention", cache: new PagedKVCache(this.pool!, slot.layer, seqs) } as AttentionState;
-          else if (slot.kind === "deltanet") {
+          else if (slot.kind === "deltanet" || slot.kind === "mamba2") {
             if (B === 1) st = rows[0]!.states[i]![j]!;
             else {
-              const per = rows.map((r) => r.states[i]![j] as DeltaNetState);
-              const merged: DeltaNetState = { kind: "gated_deltanet", S: concat(per.map((p) => p.S), 0), conv: concat(per.map((p) => p.conv), 0) };
+              const merged = stackStates(rows.map((r) => r.states[i]![j]!));
               stacked.push({ i, j, st: merged });
               st = merged;
             }
@@ -411,7 +418,17 @@ export class InferenceEngine {
             const r = deltaNetSublayerWithHistory(s, x, st as DeltaNetState);
             hist.push({ i, j, h: r.history });
             x = r.y;
-          } else if (split && st && (slot.kind === "deltanet" || slot.kind === "other")) {
+          } else if (history && slot.kind === "mamba2") {
+            // token by token (the recurrent form): the state after token t is the state after call t
+            const ys: Tensor[] = [];
+            const after: LayerState[] = [];
+            for (let t = 0; t < T; t++) {
+              ys.push(s.forward(slice(x, 1, t, t + 1), piece(t, t + 1), st, this.blockOpts));
+              after.push({ ...st! }); // tensors are replaced, never mutated: sharing is safe
+            }
+            hist.push({ i, j, h: { at: (t) => ({ ...after[t]! }) } });
+            x = ys.length === 1 ? ys[0]! : concat(ys, 1);
+          } else if (split && st && (slot.kind === "deltanet" || slot.kind === "mamba2" || slot.kind === "other")) {
             // the recurrence in two calls; keep the state between them
             const a = s.forward(slice(x, 1, 0, split), piece(0, split), st, this.blockOpts);
             splitStates![i]![j] = { ...st };
@@ -429,17 +446,7 @@ export class InferenceEngine {
         });
       }
       // split stacked recurrent states back into the rows
-      for (const { i, j, st } of stacked) {
-        const S = st.S.dense();
-        const C = st.conv.dense();
-        const ws = S.length / B;
-        const wc = C.length / B;
-        rows.forEach((r, b) => {
-          const own = r.states[i]![j] as DeltaNetState;
-          own.S = new Tensor(S.slice(b * ws, (b + 1) * ws), own.S.shape);
-          own.conv = new Tensor(C.slice(b * wc, (b + 1) * wc), own.conv.shape);
-        });
-      }
+      for (const { i, j, st } of stacked) unstackStates(st, rows.map((r) => r.states[i]![j]!));
       for (const r of rows) {
         r.paged?.advance(T);
         r.length += T;
@@ -547,5 +554,30 @@ export class InferenceEngine {
       return 0;
     });
     return out;
+  }
+}
+
+/** The tensor fields of a recurrent layer state (DeltaNet S / conv, Mamba-2 ssm / conv): [1, …] per sequence. */
+function tensorFields(st: LayerState): string[] {
+  return Object.keys(st).filter((k) => (st as unknown as Record<string, unknown>)[k] instanceof Tensor);
+}
+
+/** One state for B rows: every tensor field concatenated along its leading (batch) axis. */
+function stackStates(per: readonly LayerState[]): LayerState {
+  const out: Record<string, unknown> = { ...per[0]! };
+  for (const k of tensorFields(per[0]!)) out[k] = concat(per.map((p) => (p as unknown as Record<string, Tensor>)[k]!), 0);
+  return out as unknown as LayerState;
+}
+
+/** Splits a stacked state back into the rows' own states (fresh tensors; the rows' tensors are replaced). */
+function unstackStates(st: LayerState, own: readonly LayerState[]): void {
+  const B = own.length;
+  for (const k of tensorFields(st)) {
+    const d = (st as unknown as Record<string, Tensor>)[k]!.dense();
+    const w = d.length / B;
+    own.forEach((o, b) => {
+      const rec = o as unknown as Record<string, Tensor>;
+      rec[k] = new Tensor(d.slice(b * w, (b + 1) * w), rec[k]!.shape);
+    });
   }
 }

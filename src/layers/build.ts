@@ -11,6 +11,8 @@ import type { SublayerSpec } from "../config/types.js";
 import { GroupedQueryAttention } from "./attention.js";
 import type { Layer } from "./context.js";
 import { GatedDeltaNet } from "./gated_deltanet.js";
+import { KimiDeltaAttention } from "./kda.js";
+import { Mamba2 } from "./mamba2.js";
 import { MultiHeadLatentAttention } from "./mla.js";
 import type { Init } from "./init.js";
 import { GeluMlp, GluMlp } from "./mlp.js";
@@ -33,6 +35,8 @@ export const ATTENTION_LAYERS: Builders<AttentionSpec> = {
   gqa: (s, env) => new GroupedQueryAttention(s, env.d, s.rope === undefined ? env.modelRope : s.rope, env.init, env.contextLength),
   gated_deltanet: (s, env) => new GatedDeltaNet(s, env.d, env.init),
   mla: (s, env) => new MultiHeadLatentAttention(s, env.d, s.rope === undefined ? env.modelRope : s.rope, env.init, env.contextLength),
+  kda: (s, env) => new KimiDeltaAttention(s, env.d, env.init),
+  mamba2: (s, env) => new Mamba2(s, env.d, env.init),
 };
 
 export const FFN_LAYERS: Builders<FfnSpec> = {

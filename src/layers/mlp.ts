@@ -3,10 +3,11 @@
  *   SwiGLU   down(SiLU(gate x) ⊙ up x)          (Llama, Qwen, DeepSeek)
  *   GeGLU    down(GELU_tanh(gate x) ⊙ up x)     (Gemma)
  *   GELU MLP down(GELU(up x + b₁)) + b₂         (GPT-2; tanh or exact erf GELU)
+ *   ReLU²    down(ReLU(up x)²)                  (Nemotron-H / Nemotron 3 MoE experts, non-gated)
  * Parameters: gate_proj [h, d], up_proj [h, d], down_proj [d, h] (+ biases); GELU MLP has no gate.
  * down_proj writes into the residual stream, so it gets the output-projection init scale.
  */
-import { gelu, mul, silu } from "../ops/elementwise.js";
+import { gelu, mul, relu, silu, square } from "../ops/elementwise.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { GeluMlpSpec } from "../config/components/gelu_mlp.js";
 import type { GluSpec } from "../config/components/swiglu.js";
@@ -69,5 +70,26 @@ export class GeluMlp extends Layer {
 
   forward(x: Tensor, _ctx: LayerContext): Tensor {
     return this.down_proj.forward(gelu(this.up_proj.forward(x), this.approx));
+  }
+}
+
+/** Non-gated squared-ReLU MLP (Nemotron-H): down(ReLU(up x)²); used as the MoE shared expert. */
+export class Relu2Mlp extends Layer {
+  readonly up_proj: Linear;
+  readonly down_proj: Linear;
+
+  constructor(d: number, hidden: number, bias: boolean, init: Init) {
+    super();
+    this.up_proj = this.child("up_proj", new Linear(d, hidden, bias, init));
+    this.down_proj = this.child("down_proj", new Linear(hidden, d, bias, init, init.std * init.outScale));
+  }
+
+  /** x [..., d] → [..., d]. */
+  apply(x: Tensor): Tensor {
+    return this.down_proj.forward(square(relu(this.up_proj.forward(x))));
+  }
+
+  forward(x: Tensor, _ctx: LayerContext): Tensor {
+    return this.apply(x);
   }
 }

@@ -30,9 +30,11 @@
  *
  * Parameters: router.weight [E, d] (+bias), experts.{gate,up}_proj.weight [E, h, d],
  * experts.down_proj.weight [E, d, h] (+ biases), shared_experts.* (gated MLP), shared_expert_gate [1, d].
+ * With activation "relu2" (Nemotron-H) every expert and the shared expert is the non-gated
+ * down(ReLU(up x)²): no gate_proj tensors.
  */
 import { Module } from "../nn/module.js";
-import { add, affine, div, mul, sigmoid } from "../ops/elementwise.js";
+import { add, affine, div, mul, relu, sigmoid, square } from "../ops/elementwise.js";
 import { indexAdd, indexSelect, maskedFill, topk } from "../ops/indexing.js";
 import { linear } from "../ops/matmul.js";
 import { logsumexp, mean, sum } from "../ops/reduce.js";
@@ -46,7 +48,7 @@ import type { MoeSpec } from "../config/components/moe.js";
 import { Layer, type LayerContext } from "./context.js";
 import { normalInit, zerosInit, type Init } from "./init.js";
 import { Linear } from "./linear.js";
-import { activate, GluMlp, type GateActivation } from "./mlp.js";
+import { activate, GluMlp, Relu2Mlp } from "./mlp.js";
 
 /** Stacked expert weights: experts.{gate_proj,up_proj,down_proj}.{weight,bias}. */
 class StackedProj extends Module {
@@ -67,12 +69,13 @@ class StackedProj extends Module {
 }
 
 class Experts extends Module {
-  readonly gate_proj: StackedProj;
+  /** null for non-gated (relu2) experts. */
+  readonly gate_proj: StackedProj | null;
   readonly up_proj: StackedProj;
   readonly down_proj: StackedProj;
-  constructor(E: number, d: number, h: number, bias: boolean, init: Init) {
+  constructor(E: number, d: number, h: number, bias: boolean, gated: boolean, init: Init) {
     super();
-    this.gate_proj = this.child("gate_proj", new StackedProj(E, h, d, bias, init, init.std));
+    this.gate_proj = gated ? this.child("gate_proj", new StackedProj(E, h, d, bias, init, init.std)) : null;
     this.up_proj = this.child("up_proj", new StackedProj(E, h, d, bias, init, init.std));
     this.down_proj = this.child("down_proj", new StackedProj(E, d, h, bias, init, init.std * init.outScale));
   }
@@ -92,13 +95,13 @@ export interface Routing {
 export class MoE extends Layer {
   readonly router: Linear;
   readonly experts: Experts;
-  readonly shared_experts: GluMlp | null;
+  readonly shared_experts: GluMlp | Relu2Mlp | null;
   readonly shared_expert_gate: Linear | null;
   /** Per-expert assignment counts of the last forward (after capacity dropping). */
   lastLoad: Int32Array;
   /** Unweighted balance terms of the last forward that computed them (for logging). */
   lastAux: { loadBalance: number; zLoss: number } | null = null;
-  private readonly act: GateActivation;
+  private readonly act: MoeSpec["activation"];
 
   constructor(
     readonly spec: MoeSpec,
@@ -112,9 +115,12 @@ export class MoE extends Layer {
       throw new ChimeraError(`moe: top-${spec.topK} needs at least ${spec.topK} selectable experts, but the best ${spec.router.topKGroups} of ${spec.router.groups} groups hold ${selectable}`);
     this.act = spec.activation;
     this.router = this.child("router", new Linear(d, E, spec.router.bias, init));
-    this.experts = this.child("experts", new Experts(E, d, spec.expertHidden, spec.expertBias, init));
+    const gated = spec.activation !== "relu2";
+    this.experts = this.child("experts", new Experts(E, d, spec.expertHidden, spec.expertBias, gated, init));
     if (spec.shared) {
-      this.shared_experts = this.child("shared_experts", new GluMlp(d, spec.shared.count * spec.shared.hidden, false, this.act, init));
+      const hs = spec.shared.count * spec.shared.hidden;
+      const act = spec.activation;
+      this.shared_experts = this.child("shared_experts", act === "relu2" ? new Relu2Mlp(d, hs, false, init) : new GluMlp(d, hs, false, act, init));
       this.shared_expert_gate = spec.shared.gated ? this.child("shared_expert_gate", new Linear(d, 1, false, init)) : null;
     } else {
       this.shared_experts = null;
@@ -162,12 +168,16 @@ export class MoE extends Layer {
     return mask;
   }
 
-  /** Expert e's gated MLP on rows x [n, d] (dense, for reference tests). */
+  /** Expert e's MLP on rows x [n, d] (dense, for reference tests). */
   expert(e: number, x: Tensor): Tensor {
-    const g = this.experts.gate_proj.perExpert();
-    const u = this.experts.up_proj.perExpert();
-    const dn = this.experts.down_proj.perExpert();
-    return linear(mul(activate(linear(x, g.w[e]!, g.b[e]!), this.act), linear(x, u.w[e]!, u.b[e]!)), dn.w[e]!, dn.b[e]!);
+    return this.expertMlp(e, x, this.experts.gate_proj?.perExpert() ?? null, this.experts.up_proj.perExpert(), this.experts.down_proj.perExpert());
+  }
+
+  /** Expert e on rows x [n, d] with per-expert weight views: gated MLP, or down(ReLU(up x)²) for relu2. */
+  private expertMlp(e: number, x: Tensor, g: ReturnType<StackedProj["perExpert"]> | null, u: ReturnType<StackedProj["perExpert"]>, dn: ReturnType<StackedProj["perExpert"]>): Tensor {
+    const up = linear(x, u.w[e]!, u.b[e]!); // [n, h]
+    const h = this.act === "relu2" ? square(relu(up)) : mul(activate(linear(x, g!.w[e]!, g!.b[e]!), this.act), up);
+    return linear(h, dn.w[e]!, dn.b[e]!); // [n, d]
   }
 
   /** Routed part for x2 [N, d] with a given routing → [N, d]. */
@@ -200,17 +210,13 @@ export class MoE extends Layer {
 
     const xs = indexSelect(x2, 0, token); // [used, d]
     const ws = indexSelect(reshape(r.weights, [M]), 0, slot); // [used]
-    const g = this.experts.gate_proj.perExpert();
+    const g = this.experts.gate_proj?.perExpert() ?? null;
     const u = this.experts.up_proj.perExpert();
     const dn = this.experts.down_proj.perExpert();
     const active: number[] = [];
     for (let e = 0; e < E; e++) if (count[e]! > 0) active.push(e);
     const pieces = split(xs, active.map((e) => count[e]!), 0);
-    const outs = active.map((e, i) => {
-      const xe = pieces[i]!; // [n_e, d]
-      const he = mul(activate(linear(xe, g.w[e]!, g.b[e]!), this.act), linear(xe, u.w[e]!, u.b[e]!)); // [n_e, h]
-      return linear(he, dn.w[e]!, dn.b[e]!); // [n_e, d]
-    });
+    const outs = active.map((e, i) => this.expertMlp(e, pieces[i]!, g, u, dn)); // [n_e, d] each
     const ys = mul(outs.length === 1 ? outs[0]! : concat(outs, 0), unsqueeze(ws, 1)); // [used, d]
     return indexAdd(zeros(x2.shape, { dtype: x2.dtype }), 0, token, ys);
   }

@@ -68,6 +68,8 @@ const ZOO: [string, Count, number, number][] = [
   ["llama4-maverick", "active", 17e9, 0.015],
   ["kimi-k2", "main", 1e12, 0.03], // README "1T" rounded; the report's 1.04T is −1.3% away
   ["kimi-k2", "active", 32e9, 0.03], // README "32B" rounded
+  ["kimi-linear-48b-a3b", "main", 48e9, 0.025], // "48B" names the 49.12B of the released config (rounded down)
+  ["kimi-linear-48b-a3b", "activeNoLookup", 3e9, 0.04], // "A3B" rounded: 3.107B (3.484B with the embedding table)
   ["gpt-oss-120b", "main", 116.83e9, 0.001],
   ["gpt-oss-120b", "activeNoLookup", 5.13e9, 0.002],
   ["gpt-oss-20b", "main", 20.91e9, 0.001],
@@ -83,6 +85,9 @@ const ZOO: [string, Count, number, number][] = [
   ["olmo3-32b", "main", 32e9, 0.01],
   ["trinity-large", "main", 398e9, 0.01],
   ["trinity-large", "active", 13e9, 0.03], // "13B" rounded; route scale / θ are Trinity-Nano values
+  ["nemotron-3-nano-30b-a3b", "main", 31.6e9, 0.01],
+  ["nemotron-3-nano-30b-a3b", "activeNoLookup", 3.2e9, 0.01], // "3.2B active": lm_head counted, embedding table not
+  ["nemotron-3-nano-30b-a3b", "active", 3.6e9, 0.01], // "3.6B including embeddings"
 ];
 
 test("zoo presets at full size match their published totals", () => {
@@ -254,4 +259,20 @@ test("causal attention averages (N+1)/2 keys per query, capped by the window", (
   assert.equal(averageKeys(4, 2), 1.75); // (1+2+2+2)/4
   assert.equal(averageKeys(4, 16), 2.5);
   assert.equal(averageKeys(1, null), 1);
+});
+
+test("kimi-linear-48b-a3b equals the arithmetic of its released config", () => {
+  // d 2304, vocab 163,840 (untied), 27 layers: 20 KDA + 7 MLA; layer 1 dense SwiGLU 9216, 26 MoE
+  // layers of 256 experts × 1024 + 1 shared × 1024 with a 256-way router; 2 RMSNorms per layer + final
+  const [d, V] = [2_304, 163_840];
+  const kdaLayer = 4 * d * 4_096 + 3 * 4_096 * 4 + 2 * (d * 128 + 128 * 4_096) + d * 32 + 32 + 4_096 + 128;
+  const mlaLayer = d * 32 * 192 + d * (512 + 64) + 512 + 512 * 32 * (128 + 128) + 32 * 128 * d;
+  const moeLayer = 256 * 3 * d * 1_024 + 3 * d * 1_024 + 256 * d;
+  const total = 2 * V * d + 20 * kdaLayer + 7 * mlaLayer + 3 * d * 9_216 + 26 * moeLayer + 27 * 2 * d + d;
+  assert.equal(total, 49_122_675_072);
+  assert.equal(costOf(getPreset("kimi-linear-48b-a3b")).params.total, total);
+  // the recurrent state replaces most of the KV cache: 7 MLA layers × 576 latent elements per token
+  const m = costOf(getPreset("kimi-linear-48b-a3b")).memory;
+  assert.equal(m.kvCacheBytesPerToken, 7 * 576 * 2);
+  assert.equal(m.recurrentState.deltaStateBytes, 20 * 32 * 128 * 128 * 4);
 });

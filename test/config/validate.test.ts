@@ -70,7 +70,7 @@ test("top-k larger than the expert count names topK", () => {
 test("unknown component kind lists the known kinds and a suggestion", () => {
   const j = llamaJson();
   j.layers[0].block.sublayers[0].attention.kind = "gqx";
-  throwsAt(j, "layers[0].block.sublayers[0].attention.kind", /unknown attention kind 'gqx' \(known: gqa, gated_deltanet, mla\); did you mean 'gqa'\?/);
+  throwsAt(j, "layers[0].block.sublayers[0].attention.kind", /unknown attention kind 'gqx' \(known: gqa, gated_deltanet, mla(, \w+)*\); did you mean 'gqa'\?/);
   const k = llamaJson();
   k.layers[0].block.sublayers[1].ffn.kind = "relu_mlp";
   throwsAt(k, "layers[0].block.sublayers[1].ffn.kind", /unknown ffn kind 'relu_mlp'/);

@@ -47,7 +47,36 @@ const variants: [string, MoeInput][] = [
   ["gated shared expert, GeGLU", { shared: { count: 2, hidden: 4, gated: true }, activation: "gelu_tanh" }],
   ["top-1 of 3 experts", { numExperts: 3, topK: 1 }],
   ["group-limited sigmoid routing (3 groups, best 1)", { router: { scoring: "sigmoid", groups: 3, topKGroups: 1 } }],
+  ["relu² experts + relu² shared expert, sigmoid × 2.5 (Nemotron-H)", { activation: "relu2", shared: { count: 1, hidden: 8, gated: false }, router: { scoring: "sigmoid", scale: 2.5 } }],
 ];
+
+test("relu² experts are down(ReLU(up x)²) with no gate_proj; the shared expert too", () => {
+  const m = layer({ activation: "relu2", expertBias: true, shared: { count: 1, hidden: 8, gated: false } });
+  const names = m.namedParameters().map(([n]) => n);
+  assert.ok(!names.some((n) => n.includes("gate_proj")), names.join(", "));
+  const x = randn64([5, d], 4);
+  const lin = (v: ArrayLike<number>, W: ArrayLike<number>, b: ArrayLike<number> | null, out: number, inF: number, wOff = 0, bOff = 0): number[] =>
+    Array.from({ length: out }, (_, o) => {
+      let s = b ? b[bOff + o]! : 0;
+      for (let j = 0; j < inF; j++) s += v[j]! * W[wOff + o * inF + j]!;
+      return s;
+    });
+  const h = 10;
+  const e = 3;
+  const up = m.experts.up_proj;
+  const down = m.experts.down_proj;
+  const got = noGrad(() => m.expert(e, x)).dense();
+  const sh = noGrad(() => m.shared_experts!.apply(x)).dense();
+  const shUp = (m.shared_experts as unknown as { up_proj: { weight: Tensor } }).up_proj.weight.dense();
+  const shDown = (m.shared_experts as unknown as { down_proj: { weight: Tensor } }).down_proj.weight.dense();
+  for (let n = 0; n < 5; n++) {
+    const xn = x.dense().subarray(n * d, (n + 1) * d);
+    const a = lin(xn, up.weight.dense(), up.bias!.dense(), h, d, e * h * d, e * h).map((v) => Math.max(v, 0) ** 2);
+    assertClose(got.subarray(n * d, (n + 1) * d), lin(a, down.weight.dense(), down.bias!.dense(), d, h, e * d * h, e * d), 1e-12, 1e-13, `expert ${e} row ${n}`);
+    const s = lin(xn, shUp, null, 8, d).map((v) => Math.max(v, 0) ** 2);
+    assertClose(sh.subarray(n * d, (n + 1) * d), lin(s, shDown, null, d, 8), 1e-12, 1e-13, `shared row ${n}`);
+  }
+});
 
 for (const [name, p] of variants)
   test(`MoE dispatch ≡ dense loop over experts: ${name}`, () => {

@@ -19,6 +19,7 @@ import { nextTokenTargets, tokens } from "./tiny_configs.js";
 const ZOO_TINY = [
   "llama4-tiny",
   "kimi-tiny",
+  "kimi-linear-tiny",
   "gpt-oss-tiny",
   "grok-tiny",
   "glm-tiny",
@@ -27,6 +28,7 @@ const ZOO_TINY = [
   "mimo-tiny",
   "trinity-tiny",
   "gemma3-tiny",
+  "nemotron-tiny",
 ];
 
 for (const name of ZOO_TINY)

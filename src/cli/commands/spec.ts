@@ -77,7 +77,7 @@ function human(cfg: ModelConfig, cost: Cost, dtype: string, withShapes: boolean)
         ["recurrent state per sequence", int(m.recurrentStateBytes) + " B", bytes(m.recurrentStateBytes)],
         ...(m.recurrentStateBytes > 0
           ? [
-              ["  DeltaNet state (fp32)", int(m.recurrentState.deltaStateBytes) + " B", bytes(m.recurrentState.deltaStateBytes)],
+              ["  DeltaNet / SSM state (fp32)", int(m.recurrentState.deltaStateBytes) + " B", bytes(m.recurrentState.deltaStateBytes)],
               ["  conv state", int(m.recurrentState.convStateBytes) + " B", bytes(m.recurrentState.convStateBytes)],
             ]
           : []),

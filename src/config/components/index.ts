@@ -1,7 +1,7 @@
 /**
  * The component registries, one per role. Adding a kind = one new file under `components/` plus
  * one line in its registry and one member in its union here; no other kind changes.
- *   attention: gqa | gated_deltanet | mla
+ *   attention: gqa | gated_deltanet | mla | mamba2 | kda   (sequence mixers)
  *   ffn:       swiglu | geglu | gelu_mlp | moe
  *   mtp head:  parallel_head           (model-level sequential MTP: see mtp_sequential.ts)
  *   positional: rope | learned | sinusoidal | none
@@ -12,7 +12,9 @@ import { gatedDeltaNetKind, type GatedDeltaNetSpec } from "./gated_deltanet.js";
 import { gegluKind, type GegluSpec } from "./geglu.js";
 import { geluMlpKind, type GeluMlpSpec } from "./gelu_mlp.js";
 import { gqaKind, type GqaSpec } from "./gqa.js";
+import { kdaKind, type KdaSpec } from "./kda.js";
 import { learnedKind, type LearnedPositionsSpec } from "./learned.js";
+import { mamba2Kind, type Mamba2Spec } from "./mamba2.js";
 import { mlaKind, type MlaSpec } from "./mla.js";
 import { moeKind, type MoeSpec } from "./moe.js";
 import { parallelMtpHeadKind, type ParallelMtpHeadSpec } from "./mtp_head.js";
@@ -21,7 +23,7 @@ import { ropeKind, type RopeSpec } from "./rope.js";
 import { sinusoidalKind, type SinusoidalPositionsSpec } from "./sinusoidal.js";
 import { swigluKind, type SwigluSpec } from "./swiglu.js";
 
-export type AttentionSpec = GqaSpec | GatedDeltaNetSpec | MlaSpec;
+export type AttentionSpec = GqaSpec | GatedDeltaNetSpec | MlaSpec | Mamba2Spec | KdaSpec;
 export type FfnSpec = SwigluSpec | GegluSpec | GeluMlpSpec | MoeSpec;
 export type MtpHeadSpec = ParallelMtpHeadSpec;
 export type PositionalSpec = RopeSpec | LearnedPositionsSpec | SinusoidalPositionsSpec | NoPositionsSpec;
@@ -32,6 +34,8 @@ export const ATTENTION_KINDS: Registry<AttentionSpec> = {
   gqa: gqaKind,
   gated_deltanet: gatedDeltaNetKind,
   mla: mlaKind,
+  mamba2: mamba2Kind,
+  kda: kdaKind,
 };
 
 export const FFN_KINDS: Registry<FfnSpec> = {
@@ -57,5 +61,6 @@ export function kindOf<S extends { kind: string }>(registry: Registry<S>, spec: 
   return (registry as Record<string, ComponentKind<S>>)[spec.kind]!;
 }
 
-export { type GqaSpec, type GatedDeltaNetSpec, type MlaSpec, type SwigluSpec, type GegluSpec, type GeluMlpSpec, type MoeSpec };
+export { type GqaSpec, type GatedDeltaNetSpec, type MlaSpec, type Mamba2Spec, type SwigluSpec, type GegluSpec, type GeluMlpSpec, type MoeSpec };
 export { type ParallelMtpHeadSpec, type RopeSpec, type LearnedPositionsSpec, type SinusoidalPositionsSpec, type NoPositionsSpec };
+export { type KdaSpec };

@@ -1,7 +1,9 @@
 /**
  * Mixture-of-experts FFN (components.md §15): router linear (no bias unless `router.bias`) →
  * softmax (or sigmoid) scores → top-k, renormalised when `normalizeTopK`, times `router.scale`;
- * output Σ_k p̂_k · Expert_k(x) plus optional shared expert(s), each a gated MLP (3 matrices).
+ * output Σ_k p̂_k · Expert_k(x) plus optional shared expert(s), each a gated MLP (3 matrices) —
+ * or, with `activation: "relu2"`, a non-gated squared-ReLU MLP down(ReLU(up x)²) (2 matrices, no
+ * gate_proj; Nemotron-H / Nemotron 3 experts and shared expert).
  * Qwen3-Next gates the shared expert by σ(w_sᵀ x) (`shared.gated`). Balancing: load-balance aux
  * loss (Switch/GShard, §15.3) and router z-loss (§15.4) weights; `capacityFactor` null = dropless.
  *
@@ -11,6 +13,7 @@
  *   experts.gate_proj.weight [E, h, d], experts.up_proj.weight [E, h, d], experts.down_proj.weight [E, d, h]
  *   (+ experts.*.bias [E, h], [E, h], [E, d] when expertBias)
  *   shared_experts.{gate,up,down}_proj.weight as one gated MLP of width S·h_s; shared_expert_gate.weight [1, d]
+ *   (relu2: no experts.gate_proj / shared_experts.gate_proj)
  * Active per token: router + top-k routed experts + shared experts.
  */
 import type { Obj } from "../reader.js";
@@ -41,8 +44,8 @@ export interface MoeSpec {
   numExperts: number;
   topK: number;
   expertHidden: number;
-  /** Gate non-linearity of the expert GLUs. */
-  activation: "silu" | "gelu_tanh";
+  /** Gate non-linearity of the expert GLUs; "relu2" = non-gated squared-ReLU experts (2 matrices). */
+  activation: "silu" | "gelu_tanh" | "relu2";
   expertBias: boolean;
   shared: MoeShared | null;
   router: MoeRouter;
@@ -68,9 +71,14 @@ export function moe(p: MoeInput): MoeSpec {
   };
 }
 
+/** Parameters of one non-gated MLP (up + down) of width `h` at model width `d`. */
+function plainMlpParams(d: number, h: number, bias: boolean): number {
+  return 2 * d * h + (bias ? h + d : 0);
+}
+
 export const moeKind: ComponentKind<MoeSpec> = {
   kind: "moe",
-  about: "mixture of gated-MLP experts with top-k router, optional shared experts, aux/z-loss weights",
+  about: "mixture of gated-MLP (or squared-ReLU) experts with top-k router, optional shared experts, aux/z-loss weights",
   parse(o: Obj): MoeSpec {
     const numExperts = o.int("numExperts");
     const topK = o.int("topK");
@@ -106,7 +114,7 @@ export const moeKind: ComponentKind<MoeSpec> = {
       numExperts,
       topK,
       expertHidden: o.int("expertHidden"),
-      activation: o.oneOf("activation", ["silu", "gelu_tanh"] as const, "silu"),
+      activation: o.oneOf("activation", ["silu", "gelu_tanh", "relu2"] as const, "silu"),
       expertBias: o.bool("expertBias", false),
       shared,
       router,
@@ -115,7 +123,7 @@ export const moeKind: ComponentKind<MoeSpec> = {
     };
   },
   describe: (s) =>
-    `moe ${s.numExperts} experts × ${s.expertHidden}, top-${s.topK} ${s.router.scoring}` +
+    `moe ${s.numExperts} ${s.activation === "relu2" ? "relu² " : ""}experts × ${s.expertHidden}, top-${s.topK} ${s.router.scoring}` +
     (s.router.groups > 1 ? ` (top-${s.router.topKGroups} of ${s.router.groups} groups)` : "") +
     (s.router.scale !== 1 ? ` × ${s.router.scale}` : "") +
     (s.shared ? `, ${s.shared.count} shared × ${s.shared.hidden}${s.shared.gated ? " (gated)" : ""}` : "") +
@@ -124,8 +132,9 @@ export const moeKind: ComponentKind<MoeSpec> = {
     const d = env.dModel;
     const [E, h] = [s.numExperts, s.expertHidden];
     const out: ParamShape[] = [...linear("router", d, E, s.router.bias)];
-    out.push({ name: "experts.gate_proj.weight", shape: [E, h, d] });
-    if (s.expertBias) out.push({ name: "experts.gate_proj.bias", shape: [E, h] });
+    const gated = s.activation !== "relu2";
+    if (gated) out.push({ name: "experts.gate_proj.weight", shape: [E, h, d] });
+    if (gated && s.expertBias) out.push({ name: "experts.gate_proj.bias", shape: [E, h] });
     out.push({ name: "experts.up_proj.weight", shape: [E, h, d] });
     if (s.expertBias) out.push({ name: "experts.up_proj.bias", shape: [E, h] });
     out.push({ name: "experts.down_proj.weight", shape: [E, d, h] });
@@ -133,7 +142,7 @@ export const moeKind: ComponentKind<MoeSpec> = {
     if (s.shared) {
       const hs = s.shared.count * s.shared.hidden;
       out.push(
-        ...linear("shared_experts.gate_proj", d, hs, false),
+        ...(gated ? linear("shared_experts.gate_proj", d, hs, false) : []),
         ...linear("shared_experts.up_proj", d, hs, false),
         ...linear("shared_experts.down_proj", hs, d, false),
       );
@@ -144,8 +153,9 @@ export const moeKind: ComponentKind<MoeSpec> = {
   params(s, env) {
     const d = env.dModel;
     const router = s.numExperts * d + (s.router.bias ? s.numExperts : 0);
-    const expert = gluParams(d, s.expertHidden, s.expertBias);
-    const shared = s.shared ? gluParams(d, s.shared.count * s.shared.hidden, false) + (s.shared.gated ? d : 0) : 0;
+    const mlp = s.activation === "relu2" ? plainMlpParams : gluParams;
+    const expert = mlp(d, s.expertHidden, s.expertBias);
+    const shared = s.shared ? mlp(d, s.shared.count * s.shared.hidden, false) + (s.shared.gated ? d : 0) : 0;
     return [
       { part: "router", total: router, active: router },
       { part: "experts", total: s.numExperts * expert, active: s.topK * expert },

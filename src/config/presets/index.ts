@@ -15,11 +15,13 @@ import { GPT2_PRESETS } from "./gpt2.js";
 import { GROK_PRESETS } from "./grok.js";
 import { HYBRID_PRESETS } from "./hybrid.js";
 import { KIMI_PRESETS } from "./kimi.js";
+import { KIMI_LINEAR_PRESETS } from "./kimi_linear.js";
 import { LLAMA_PRESETS } from "./llama.js";
 import { LLAMA4_PRESETS } from "./llama4.js";
 import { MIMO_PRESETS } from "./mimo.js";
 import { MINIMAX_PRESETS } from "./minimax.js";
 import { MISTRAL_PRESETS } from "./mistral.js";
+import { NEMOTRON_PRESETS } from "./nemotron.js";
 import { OLMO2_PRESETS } from "./olmo2.js";
 import { OLMO3_PRESETS } from "./olmo3.js";
 import { QWEN3_NEXT_PRESETS } from "./qwen3_next.js";
@@ -43,6 +45,7 @@ const ALL: PresetDef[] = [
   ...DEEPSEEK_PRESETS,
   ...LLAMA4_PRESETS,
   ...KIMI_PRESETS,
+  ...KIMI_LINEAR_PRESETS,
   ...GPT_OSS_PRESETS,
   ...GROK_PRESETS,
   ...GLM45_PRESETS,
@@ -50,6 +53,7 @@ const ALL: PresetDef[] = [
   ...OLMO3_PRESETS,
   ...MIMO_PRESETS,
   ...TRINITY_PRESETS,
+  ...NEMOTRON_PRESETS,
 ];
 
 const BY_NAME = new Map(ALL.map((p) => [p.name, p]));
