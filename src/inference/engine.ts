@@ -6,14 +6,15 @@
  * §23) for every GQA and MLA layer (MLA pages hold its latent rows [c_kv | k_rope]: one kv head
  * whose value is the key's first kvLoraRank channels), and the fixed-size state of every other
  * stateful layer — Gated DeltaNet's recurrent S [1, H_v, d_k, d_v] and conv window [1, K−1, C]
- * (components.md §11), Mamba-2's SSM state [1, H, P, N] and conv window [1, K−1, C] (§13).
+ * (components.md §11), Mamba-2's SSM state [1, H, P, N] and conv window [1, K−1, C] (§13), KDA's S [1, H, d_k, d_v] and
+ * conv windows (§12).
  *
  * `forward(rows, ids, T)` runs the model's own blocks (their sublayers, norms and components) on
  * B rows × T tokens where every row continues from its own position (continuous batching: rows
  * hold different lengths). It differs from `CausalLM.forward` only in what inference needs:
  *   - per-row positions (RoPE and absolute position embeddings per row);
  *   - the attention layers get a `PagedKVCache` whose `attend` reads through the block tables;
- *   - DeltaNet / Mamba-2 states of the rows are stacked into [B, …] for the call and split back
+ *   - DeltaNet / Mamba-2 / KDA states of the rows are stacked into [B, …] for the call and split back
  *     after (every tensor field of the state, along its leading batch axis);
  *   - logits only for the positions asked for (a prefill needs only its last one);
  *   - optionally, the drafter's input stream (`mtp`): the normalised stream at the last parallel
@@ -51,6 +52,7 @@ import { GroupedQueryAttention } from "../layers/attention.js";
 import { MultiHeadLatentAttention } from "../layers/mla.js";
 import { GatedDeltaNet } from "../layers/gated_deltanet.js";
 import { Mamba2 } from "../layers/mamba2.js";
+import { KimiDeltaAttention } from "../layers/kda.js";
 import type { DeltaNetState } from "../layers/gated_deltanet.js";
 import { ParallelMtpHead } from "../layers/mtp.js";
 import type { SequentialMtpModule } from "../models/sequential_mtp.js";
@@ -93,7 +95,8 @@ export type Drafter =
 type Slot =
   | { kind: "attention"; layer: number }
   | { kind: "deltanet" }
-  | { kind: "mamba2" }
+  /** A recurrent layer whose state is replaced (never mutated) per call: Mamba-2, KDA. */
+  | { kind: "recurrent" }
   | { kind: "other" }
   | { kind: "stateless" }
   | { kind: "mtp"; head: ParallelMtpHead };
@@ -165,7 +168,7 @@ export class InferenceEngine {
   readonly drafter: Drafter | null;
   /** Why this model cannot draft (null when it can). */
   readonly draftRefusal: string | null;
-  /** True when every stateful layer is one the engine can batch and roll back (GQA, MLA, DeltaNet, Mamba-2). */
+  /** True when every stateful layer is one the engine can batch and roll back (GQA, MLA, DeltaNet, Mamba-2, KDA). */
   readonly batchable: boolean;
   /** True when some layer keeps recurrent state (rollback = restore a snapshot and re-feed). */
   readonly recurrent: boolean;
@@ -203,9 +206,9 @@ export class InferenceEngine {
           recurrent = true;
           return { kind: "deltanet" };
         }
-        if (c instanceof Mamba2) {
+        if (c instanceof Mamba2 || c instanceof KimiDeltaAttention) {
           recurrent = true;
-          return { kind: "mamba2" };
+          return { kind: "recurrent" };
         }
         if (c.newState(1, model.dtype) !== null) {
           batchable = false;
@@ -271,7 +274,7 @@ export class InferenceEngine {
     const states = this.model.layers.items.map((block, i) =>
       block.sublayers.map((s, j) => {
         const k = this.slots[i]![j]!.kind;
-        return k === "deltanet" || k === "mamba2" || k === "other" ? s.component.newState(1, this.model.dtype) : null;
+        return k === "deltanet" || k === "recurrent" || k === "other" ? s.component.newState(1, this.model.dtype) : null;
       }),
     );
     const caches = opts.draft ? this.mtpCaches : null;
@@ -280,7 +283,7 @@ export class InferenceEngine {
 
   /** A sibling sharing the prefix: KV blocks shared copy-on-write, recurrent state shared until replaced. */
   fork(seq: EngineSequence): EngineSequence {
-    if (!this.batchable) throw new ChimeraError("inference: this model has layers whose state cannot be shared (fork needs GQA/MLA/DeltaNet/Mamba-2 only)");
+    if (!this.batchable) throw new ChimeraError("inference: this model has layers whose state cannot be shared (fork needs GQA/MLA/DeltaNet/Mamba-2/KDA only)");
     const s = new EngineSequence(
       seq.paged ? seq.paged.fork() : null,
       seq.states.map((row) => row.map((st) => (st ? { ...st } : null))),
@@ -311,7 +314,7 @@ export class InferenceEngine {
 
   /** The state before a speculative step. DeltaNet layers replace (never mutate) their tensors, so references suffice. */
   snapshot(seq: EngineSequence): Snapshot {
-    if (!this.batchable) throw new ChimeraError("inference: speculative rollback needs a model whose stateful layers are GQA, MLA, DeltaNet or Mamba-2");
+    if (!this.batchable) throw new ChimeraError("inference: speculative rollback needs a model whose stateful layers are GQA, MLA, DeltaNet, Mamba-2 or KDA");
     return { length: seq.length, states: seq.states.map((row) => row.map((st) => (st ? { ...st } : null))) };
   }
 
@@ -357,7 +360,7 @@ export class InferenceEngine {
     if (split && !(Number.isInteger(split) && split > 0 && split < T && B === 1)) throw new ChimeraError(`inference: splitAt ${split} needs one row and 0 < splitAt < T = ${T}`);
     const history = opts.history ?? false;
     if (history && (B !== 1 || split || !this.batchable))
-      throw new ChimeraError(`inference: history needs one row (got ${B}), no splitAt, and only GQA / MLA / DeltaNet / Mamba-2 state`);
+      throw new ChimeraError(`inference: history needs one row (got ${B}), no splitAt, and only GQA / MLA / DeltaNet / Mamba-2 / KDA state`);
     const start0 = rows[0]!.length;
     const model = this.model;
     const cfg = model.config;
@@ -406,7 +409,7 @@ export class InferenceEngine {
           }
           let st: LayerState | null = null;
           if (slot.kind === "attention") st = { kind: "attention", cache: new PagedKVCache(this.pool!, slot.layer, seqs) } as AttentionState;
-          else if (slot.kind === "deltanet" || slot.kind === "mamba2") {
+          else if (slot.kind === "deltanet" || slot.kind === "recurrent") {
             if (B === 1) st = rows[0]!.states[i]![j]!;
             else {
               const merged = stackStates(rows.map((r) => r.states[i]![j]!));
@@ -418,7 +421,7 @@ export class InferenceEngine {
             const r = deltaNetSublayerWithHistory(s, x, st as DeltaNetState);
             hist.push({ i, j, h: r.history });
             x = r.y;
-          } else if (history && slot.kind === "mamba2") {
+          } else if (history && slot.kind === "recurrent") {
             // token by token (the recurrent form): the state after token t is the state after call t
             const ys: Tensor[] = [];
             const after: LayerState[] = [];
@@ -428,7 +431,7 @@ export class InferenceEngine {
             }
             hist.push({ i, j, h: { at: (t) => ({ ...after[t]! }) } });
             x = ys.length === 1 ? ys[0]! : concat(ys, 1);
-          } else if (split && st && (slot.kind === "deltanet" || slot.kind === "mamba2" || slot.kind === "other")) {
+          } else if (split && st && (slot.kind === "deltanet" || slot.kind === "recurrent" || slot.kind === "other")) {
             // the recurrence in two calls; keep the state between them
             const a = s.forward(slice(x, 1, 0, split), piece(0, split), st, this.blockOpts);
             splitStates![i]![j] = { ...st };
@@ -557,7 +560,7 @@ export class InferenceEngine {
   }
 }
 
-/** The tensor fields of a recurrent layer state (DeltaNet S / conv, Mamba-2 ssm / conv): [1, …] per sequence. */
+/** The tensor fields of a recurrent layer state (DeltaNet S / conv, Mamba-2 ssm / conv, KDA S / conv): [1, …] per sequence. */
 function tensorFields(st: LayerState): string[] {
   return Object.keys(st).filter((k) => (st as unknown as Record<string, unknown>)[k] instanceof Tensor);
 }

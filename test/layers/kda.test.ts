@@ -21,8 +21,7 @@ import { backward } from "../../src/autograd/backward.js";
 import { nativeAvailable, withBackend } from "../../src/backend/index.js";
 import { Tensor } from "../../src/tensor/tensor.js";
 import { getPreset } from "../../src/config/presets/index.js";
-import { buildModel } from "../../src/models/causal_lm.js";
-import { InferenceEngine } from "../../src/inference/engine.js";
+import { checkRecurrentEngine } from "../helpers/engine_recurrent.js";
 import { assertClose, gradcheck, randn64, to32 } from "../helpers/gradcheck.js";
 
 const sig = (z: number): number => 1 / (1 + Math.exp(-z));
@@ -363,24 +362,9 @@ test("KDA parameters: names and shapes ≡ the config's accounting (with and wit
   assert.equal(kdaKind.cache(big, { dModel: 2304, vocabSize: 0 }).stateElemsFp32, 32 * 128 * 128);
 });
 
-test("kimi-linear-tiny: KDA : MLA 3 : 1, engine prefill + decode (KDA state as an 'other' slot) ≡ full forward", () => {
+test("kimi-linear-tiny: KDA : MLA 3 : 1; the engine batches KDA state — prefill + decode ≡ full forward, ragged rows ≡ alone, history / fork / rollback exact", () => {
   const cfg = getPreset("kimi-linear-tiny");
   const kinds = cfg.layers.map((b) => (b.sublayers[0]!.kind === "attention" ? b.sublayers[0]!.attention.kind : "?"));
   assert.deepEqual(kinds, ["kda", "kda", "kda", "mla"]);
-  const model = buildModel(cfg, { seed: 3 });
-  model.eval();
-  const ids = Array.from({ length: 30 }, (_, i) => (i * 37 + 11) % cfg.vocabSize);
-  const full = noGrad(() => model.forward(Int32Array.from(ids), 1, ids.length).logits.dense());
-  const V = cfg.vocabSize;
-  const eng = new InferenceEngine(model, { numBlocks: 16 });
-  assert.equal(eng.batchable, false);
-  const seq = eng.newSequence();
-  const got: number[] = [];
-  let out = eng.forward([seq], Int32Array.from(ids.slice(0, 20)), 20, { logitsFrom: 0 });
-  got.push(...out.logits);
-  for (let t = 20; t < ids.length; t++) {
-    out = eng.forward([seq], Int32Array.of(ids[t]!), 1);
-    got.push(...out.logits);
-  }
-  assertClose(got, full.subarray(0, ids.length * V), 1e-4, 1e-5, "engine logits");
+  checkRecurrentEngine("kimi-linear-tiny");
 });
