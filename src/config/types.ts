@@ -4,7 +4,7 @@
  * MTP modules after the stack. A block is an ordered list of sublayers; each sublayer is a
  * residual unit with a norm placement around one component:
  *
- *   { kind: "attention", attention: gqa | gated_deltanet | mla }   x ← x + F(N(x)) (per placement)
+ *   { kind: "attention", attention: gqa | gated_deltanet | mla | mamba2 | kda }   x ← x + F(N(x)) (per placement)
  *   { kind: "ffn",       ffn: swiglu | geglu | gelu_mlp | moe }
  *   { kind: "mtp",       mtp: parallel_head }                       side branch; x unchanged
  *
