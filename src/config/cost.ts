@@ -10,14 +10,16 @@
  *   2 × every active parameter except lookup tables (token / position embeddings),
  *   + 2·d·V for the unembedding when tied and for each reuse of it by MTP heads,
  *   + attention: 4·H·d_h·avgKeys, avgKeys = mean keys seen over a causal context of N
- *     ((N+1)/2 full, capped by the sliding window), MLA over its nope+rope / v dims,
+ *     ((N+1)/2 full, capped by the sliding window), MLA over its nope+rope / v dims (with a DSA
+ *     indexer: keys capped at its topK, plus 2·H_I·(d_I+1)·avgKeys for the indexer scores),
  *   + Gated DeltaNet recurrent state: 7·d_k·d_v per value head; Mamba-2: 5·P·N per head
  *     (both context-independent).
  *   Norms, activations, softmax and residual adds are not counted beyond their parameters.
  *   train = 3 × forward (backward ≈ 2 × forward).
  * Memory (MTP modules excluded: they are optional at inference)
  *   kvCacheBytesPerToken  Σ over attention layers of cached elements per token × dtype bytes
- *                         (GQA 2·H_kv·d_h; MLA kv rank + rope dims), every layer counted.
+ *                         (GQA 2·H_kv·d_h; MLA kv rank + rope dims, + d_I with a DSA indexer),
+ *                         every layer counted.
  *   kvCacheBytes          one sequence at the given context, sliding layers capped at their window.
  *   recurrentStateBytes   per sequence: DeltaNet state H_v·d_k·d_v (Mamba-2: H·P·N) in fp32 (4 B) + conv state
  *                         (K−1)·channels at dtype bytes; independent of context.

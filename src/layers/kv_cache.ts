@@ -23,6 +23,12 @@ export interface KVCache {
   /** Values of positions 0 … length−1: [B, length, H_kv, Dv]. */
   values(): Tensor;
   /**
+   * Optional (paged caches, whose rows may hold different lengths): the keys row b holds now,
+   * positions 0 … n_b−1 (this call's appends included): [1, n_b, H_kv, D]. Without it, rows hold
+   * `length` positions each and row b is a slice of `keys()` (the DSA indexer of src/layers/mla.ts).
+   */
+  rowKeys?(b: number): Tensor;
+  /**
    * Optional (paged caches, src/inference/paged/cache.ts): appends k, v and returns the attention
    * of q [B, T, H, D] over each row's cached keys → [B, T, H, Dv]. Rows may hold different lengths
    * (continuous batching); the layer then skips its own length check, keys()/values() and append.

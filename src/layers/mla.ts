@@ -43,8 +43,24 @@
  *
  * Parameters (names and shapes as `mlaKind.shapes`): wq_a [r_q, d], q_norm [r_q], wq_b [H·(n+p), r_q]
  * (or wq [H·(n+p), d]); wkv_a [r + p, d], kv_norm [r], wkv_b [H·(n+v), r], wo [d, H·v]. No biases.
+ *
+ * DeepSeek Sparse Attention (spec.indexer; src/layers/dsa_indexer.ts, components.md §10): a
+ * lightning indexer (its own parameters under `indexer.`, built after the MLA ones so the MLA
+ * weights of a seed are unchanged) scores every causal key per query from the detached q latent
+ * and x; each query keeps its min(topK, t+1) best keys and the core attention adds −∞ elsewhere.
+ *   training / uncached: when every query keeps every causal key (T ≤ topK) the fused op runs as
+ *     without an indexer (bit-identical output); otherwise explicit masked attention
+ *     (matmul, + mask, softmax, matmul) in the non-absorbed form. With losses on, the indexer KL
+ *     loss (weighted by indexer.lossWeight) goes to ctx.aux; its target is the detached main
+ *     attention, and the indexer's inputs are detached, so the LM loss never reaches the indexer
+ *     and the indexer loss reaches only the indexer (the paper's sparse stage).
+ *   cached: the cache row is [c | k_rope | k^I] (r + p + d_I per token; values still the first r
+ *     channels). Per row the call's keys are appended, the indexer scores the row's held keys, and
+ *     the absorbed attention runs over the selected ones (fused op when nothing is dropped). The
+ *     paged cache of the engine is read per row (`KVCache.rowKeys`), so ragged batches work.
  */
 import { attention } from "../ops/attention.js";
+import { noGrad } from "../autograd/node.js";
 import { matmul } from "../ops/matmul.js";
 import { rope, yarnMscale } from "../ops/rope.js";
 import { concat, split } from "../ops/shape.js";
@@ -56,10 +72,11 @@ import type { MlaSpec } from "../config/components/mla.js";
 import type { RopeParams } from "../config/components/rope.js";
 import { Layer, type LayerContext, type LayerState } from "./context.js";
 import type { Init } from "./init.js";
-import { ContiguousKVCache, type AttentionState } from "./kv_cache.js";
+import { ContiguousKVCache, type AttentionState, type KVCache } from "./kv_cache.js";
 import { Linear } from "./linear.js";
 import { RMSNorm } from "./norm.js";
 import { RopeCache } from "./positional.js";
+import { LightningIndexer, indexScores, indexerKlLoss, maskedAttention, selectTopK, selectionMasks } from "./dsa_indexer.js";
 
 /** The MLA softmax scale: (n+p)^−½ times mscale² for YaRN with factor > 1 (DeepSeek-V3 `softmax_scale`). */
 export function mlaSoftmaxScale(spec: Pick<MlaSpec, "qkNopeHeadDim" | "qkRopeHeadDim">, rope: RopeParams | null): number {
@@ -76,6 +93,10 @@ export class MultiHeadLatentAttention extends Layer {
   readonly kv_norm: RMSNorm;
   readonly wkv_b: Linear;
   readonly wo: Linear;
+  /** The DSA lightning indexer (spec.indexer), else null. */
+  readonly indexer: LightningIndexer | null = null;
+  /** Unweighted indexer KL of the last forward that computed losses (null before / without an indexer). */
+  lastIndexerLoss: number | null = null;
   /** Logit scale (n+p)^−½ · mscale². */
   readonly scale: number;
   private readonly rope: RopeCache | null;
@@ -99,25 +120,34 @@ export class MultiHeadLatentAttention extends Layer {
     this.kv_norm = this.child("kv_norm", new RMSNorm(r, normEps, false, init));
     this.wkv_b = this.child("wkv_b", new Linear(r, H * (n + v), false, init));
     this.wo = this.child("wo", new Linear(H * v, d, false, init, init.std * init.outScale));
+    if (spec.indexer) {
+      if (rq === 0) throw new ChimeraError("mla: the DSA indexer reads the q latent and needs qLoraRank > 0");
+      this.indexer = this.child("indexer", new LightningIndexer(spec.indexer, d, rq, rope, init, contextLength));
+    }
     this.rope = rope ? RopeCache.shared({ theta: rope.theta, fraction: 1, scaling: rope.scaling }, p, contextLength, 1) : null;
     this.scale = mlaSoftmaxScale(spec, rope);
   }
 
-  /** Cache geometry (the paged pool's `KvLayerSpec`): one kv head, key [c | k_rope], value c inside the key. */
+  /** Width of a cache row: r + p, plus d_I for the indexer key. */
+  private get rowWidth(): number {
+    const { kvLoraRank: r, qkRopeHeadDim: p, indexer } = this.spec;
+    return r + p + (indexer?.headDim ?? 0);
+  }
+
+  /** Cache geometry (the paged pool's `KvLayerSpec`): one kv head, key [c | k_rope (| k^I)], value c inside the key. */
   kvLayerSpec(): { heads: number; headDim: number; valueDim: number; window: number; valuesInKeys: boolean } {
-    const { kvLoraRank: r, qkRopeHeadDim: p } = this.spec;
-    return { heads: 1, headDim: r + p, valueDim: r, window: 0, valuesInKeys: true };
+    return { heads: 1, headDim: this.rowWidth, valueDim: this.spec.kvLoraRank, window: 0, valuesInKeys: true };
   }
 
   override newState(B: number, dtype: DType): AttentionState {
-    const { kvLoraRank: r, qkRopeHeadDim: p } = this.spec;
-    return { kind: "attention", cache: new ContiguousKVCache(B, 1, r + p, r, dtype, { valuesInKeys: true }) };
+    return { kind: "attention", cache: new ContiguousKVCache(B, 1, this.rowWidth, this.spec.kvLoraRank, dtype, { valuesInKeys: true }) };
   }
 
   forward(x: Tensor, ctx: LayerContext, state: LayerState | null): Tensor {
     const { B, T } = ctx;
     const { numHeads: H, kvLoraRank: r, qkNopeHeadDim: n, qkRopeHeadDim: p, vHeadDim: v } = this.spec;
-    const qp = this.wq ? this.wq.forward(x) : this.wq_b!.forward(this.q_norm!.forward(this.wq_a!.forward(x))); // [B, T, H·(n+p)]
+    const cq = this.wq ? null : this.q_norm!.forward(this.wq_a!.forward(x)); // q latent [B, T, r_q]
+    const qp = cq ? this.wq_b!.forward(cq) : this.wq!.forward(x); // [B, T, H·(n+p)]
     let [qNope, qPe] = split(reshape(qp, [B, T, H, n + p]), [n, p], 3) as [Tensor, Tensor]; // [B, T, H, n], [B, T, H, p]
     const [cRaw, kPeRaw] = split(this.wkv_a.forward(x), [r, p], 2) as [Tensor, Tensor]; // [B, T, r], [B, T, p]
     const c = this.kv_norm.forward(cRaw); // [B, T, r]
@@ -132,20 +162,29 @@ export class MultiHeadLatentAttention extends Layer {
       const [kNope, vals] = split(reshape(this.wkv_b.forward(c), [B, T, H, n + v]), [n, v], 3) as [Tensor, Tensor]; // [B, T, H, n], [B, T, H, v]
       const q = concat([qNope, qPe], 3); // [B, T, H, n+p]
       const k = concat([kNope, expand(kPe, [B, T, H, p])], 3); // [B, T, H, n+p]
-      const o = attention(q, k, vals, { causal: true, scale: this.scale, qStart: 0 }); // [B, T, H, v]
-      return this.wo.forward(reshape(o, [B, T, H * v]));
+      const ix = this.indexer;
+      const losses = ix !== null && ctx.computeLosses && ix.spec.lossWeight > 0;
+      if (!ix || (T <= ix.spec.topK && !losses)) {
+        const o = attention(q, k, vals, { causal: true, scale: this.scale, qStart: 0 }); // [B, T, H, v]
+        return this.wo.forward(reshape(o, [B, T, H * v]));
+      }
+      return this.wo.forward(reshape(this.sparseForward(x, cq!, q, k, vals, ctx, losses), [B, T, H * v]));
     }
     // absorbed: MQA over the cached latent rows
     const [wUK, wUV] = split(reshape(this.wkv_b.weight, [H, n + v, r]), [n, v], 1) as [Tensor, Tensor]; // [H, n, r], [H, v, r]
     qNope = reshape(permute(qNope, [2, 0, 1, 3]), [H, B * T, n]); // [H, B·T, n]
     const qAbs = permute(reshape(matmul(qNope, wUK), [H, B, T, r]), [1, 2, 0, 3]); // W_UK,hᵀ q_nope,h: [B, T, H, r]
     const q = concat([qAbs, qPe], 3); // [B, T, H, r+p]
-    const key = concat([reshape(c, [B, T, 1, r]), kPe], 3); // [c | k_rope]: [B, T, 1, r+p]
-    const value = slice(key, 3, 0, r); // c: [B, T, 1, r]
     const cache = (state as AttentionState).cache;
     let oLat: Tensor;
-    if (cache.attend) oLat = cache.attend(q, key.detach(), value.detach(), { window: 0, sinks: null, scale: this.scale });
-    else {
+    if (this.indexer) oLat = this.sparseDecode(x, cq!, q, c, kPe, cache, ctx);
+    else if (cache.attend) {
+      const key = concat([reshape(c, [B, T, 1, r]), kPe], 3); // [c | k_rope]: [B, T, 1, r+p]
+      const value = slice(key, 3, 0, r); // c: [B, T, 1, r]
+      oLat = cache.attend(q, key.detach(), value.detach(), { window: 0, sinks: null, scale: this.scale });
+    } else {
+      const key = concat([reshape(c, [B, T, 1, r]), kPe], 3); // [c | k_rope]: [B, T, 1, r+p]
+      const value = slice(key, 3, 0, r); // c: [B, T, 1, r]
       if (cache.length !== ctx.startPos)
         throw new ChimeraError(`mla: the KV cache holds ${cache.length} positions but this call starts at position ${ctx.startPos}`);
       let keys = key;
@@ -160,5 +199,81 @@ export class MultiHeadLatentAttention extends Layer {
     const oL = reshape(permute(oLat, [2, 0, 1, 3]), [H, B * T, r]); // [H, B·T, r]
     const o = permute(reshape(matmul(oL, transpose(wUV, 1, 2)), [H, B, T, v]), [1, 2, 0, 3]); // W_UV,h õ_h: [B, T, H, v]
     return this.wo.forward(reshape(o, [B, T, H * v]));
+  }
+
+  /**
+   * DSA without a cache (training): the indexer scores the call's T keys from detached inputs,
+   * each query keeps its top min(topK, t+1), and the non-absorbed attention runs over those.
+   * q, k [B, T, H, n+p], vals [B, T, H, v] → [B, T, H, v]; pushes the weighted indexer loss.
+   */
+  private sparseForward(x: Tensor, cq: Tensor, q: Tensor, k: Tensor, vals: Tensor, ctx: LayerContext, losses: boolean): Tensor {
+    const { B, T } = ctx;
+    const ix = this.indexer!;
+    const maxPos = ctx.startPos + T;
+    const xd = x.detach(); // the LM loss does not reach the indexer (and the indexer loss stops here)
+    const I = indexScores(ix.queries(cq.detach(), ctx.positions, maxPos), ix.weights(xd), ix.keys(xd, ctx.positions, maxPos)); // [B, T, T]
+    const sel = selectTopK(I.dense(), B, T, T, new Int32Array(B), ix.spec.topK);
+    const masks = selectionMasks(sel, B, T, T, x.dtype);
+    let o: Tensor;
+    let probs: Tensor | null = null;
+    if (sel.all) {
+      o = attention(q, k, vals, { causal: true, scale: this.scale, qStart: 0 }); // nothing dropped: the fused op, as plain MLA
+      if (losses) probs = noGrad(() => maskedAttention(q, k, vals, masks.additive, this.scale).probs);
+    } else {
+      const r = maskedAttention(q, k, vals, masks.additive, this.scale); // [B, T, H, v], probs [B, H, T, T]
+      o = r.out;
+      probs = r.probs.detach();
+    }
+    if (losses) {
+      const { loss, kl } = indexerKlLoss(I, probs!, masks, ix.spec.lossWeight);
+      this.lastIndexerLoss = kl;
+      ctx.aux.push(loss);
+    }
+    return o;
+  }
+
+  /**
+   * DSA with a cache (absorbed form): appends the rows [c | k_rope | k^I], then per batch row
+   * scores the held indexer keys, selects, and attends over the selected latent rows.
+   * q [B, T, H, r+p] (absorbed), c [B, T, r], kPe [B, T, 1, p] → õ [B, T, H, r].
+   */
+  private sparseDecode(x: Tensor, cq: Tensor, q: Tensor, c: Tensor, kPe: Tensor, cache: KVCache, ctx: LayerContext): Tensor {
+    const { B, T } = ctx;
+    const { kvLoraRank: r, qkRopeHeadDim: p } = this.spec;
+    const ix = this.indexer!;
+    const dI = ix.spec.headDim;
+    const maxPos = ctx.startPos + T;
+    const xd = x.detach();
+    const qI = ix.queries(cq.detach(), ctx.positions, maxPos); // [B, T, H_I, d_I]
+    const w = ix.weights(xd); // [B, T, H_I]
+    const kI = ix.keys(xd, ctx.positions, maxPos); // [B, T, d_I]
+    const key = concat([reshape(c, [B, T, 1, r]), kPe, reshape(kI, [B, T, 1, dI])], 3); // [B, T, 1, r+p+d_I]
+    // keys held by each row before this call (rows may hold different lengths in the paged engine)
+    if (!cache.rowKeys && cache.length !== ctx.startPos)
+      throw new ChimeraError(`mla: the KV cache holds ${cache.length} positions but this call starts at position ${ctx.startPos}`);
+    const held: (Tensor | null)[] = [];
+    for (let b = 0; b < B; b++) {
+      const h = cache.rowKeys ? cache.rowKeys(b) : slice(cache.keys(), 0, b, b + 1);
+      held.push(h.shape[1]! > 0 ? h : null);
+    }
+    cache.append(key.detach(), slice(key, 3, 0, r).detach());
+    const rows: Tensor[] = [];
+    for (let b = 0; b < B; b++) {
+      const start = held[b]?.shape[1] ?? 0;
+      const own = slice(key, 0, b, b + 1);
+      const keys = held[b] ? concat([held[b]!, own], 1) : own; // [1, L, 1, r+p+d_I]
+      const L = keys.shape[1]!;
+      const I = noGrad(() => indexScores(slice(qI, 0, b, b + 1), slice(w, 0, b, b + 1), reshape(slice(keys, 3, r + p, r + p + dI), [1, L, dI]))); // [1, T, L]
+      const sel = selectTopK(I.dense(), 1, T, L, [start], ix.spec.topK);
+      const qb = slice(q, 0, b, b + 1);
+      const kc = slice(keys, 3, 0, r + p); // [c | k_rope]
+      const vc = slice(keys, 3, 0, r); // c
+      rows.push(
+        sel.all
+          ? attention(qb, kc, vc, { causal: true, scale: this.scale, qStart: start })
+          : maskedAttention(qb, kc, vc, selectionMasks(sel, 1, T, L, q.dtype).additive, this.scale).out,
+      );
+    }
+    return rows.length === 1 ? rows[0]! : concat(rows, 0);
   }
 }

@@ -66,6 +66,8 @@ const ZOO: [string, Count, number, number][] = [
   ["llama4-scout", "active", 17e9, 0.015], // "17B" rounded
   ["llama4-maverick", "main", 400e9, 0.01],
   ["llama4-maverick", "active", 17e9, 0.015],
+  ["deepseek-v3.2-exp", "main", 671e9, 0.01], // V3's 671B + 61 indexers (0.85B, not itemised in the README): +0.13%
+  ["deepseek-v3.2-exp", "total", 685e9, 0.01], // HF "685B" with the MTP module: −0.2%
   ["kimi-k2", "main", 1e12, 0.03], // README "1T" rounded; the report's 1.04T is −1.3% away
   ["kimi-k2", "active", 32e9, 0.03], // README "32B" rounded
   ["kimi-linear-48b-a3b", "main", 48e9, 0.025], // "48B" names the 49.12B of the released config (rounded down)

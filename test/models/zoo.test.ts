@@ -1,8 +1,8 @@
 // The tiny variants of the architecture zoo (MISSION §2: "each is a preset that must build, train
 // at tiny size, …"): each builds from its preset, decodes with its caches exactly as the full
-// forward (sliding windows, sinks, NoPE layers, MLA included), and its loss falls under a few
-// AdamW steps on one batch. The full-size presets are checked against their published sizes in
-// test/config/cost.test.ts.
+// forward (sliding windows, sinks, NoPE layers, MLA, DSA's top-k selection past 32 keys included),
+// and its loss falls under a few AdamW steps on one batch. The full-size presets are checked
+// against their published sizes in test/config/cost.test.ts.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { buildModel } from "../../src/models/causal_lm.js";
@@ -19,6 +19,7 @@ import { nextTokenTargets, tokens } from "./tiny_configs.js";
 const ZOO_TINY = [
   "llama4-tiny",
   "kimi-tiny",
+  "deepseek-v3.2-tiny",
   "kimi-linear-tiny",
   "gpt-oss-tiny",
   "grok-tiny",

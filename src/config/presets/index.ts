@@ -8,6 +8,7 @@ import { toJson } from "../json.js";
 import type { ModelConfig } from "../types.js";
 import { validateConfig } from "../validate.js";
 import { DEEPSEEK_PRESETS } from "./deepseek.js";
+import { DEEPSEEK_V32_PRESETS } from "./deepseek_v32.js";
 import { GEMMA3_PRESETS } from "./gemma3.js";
 import { GLM45_PRESETS } from "./glm45.js";
 import { GPT_OSS_PRESETS } from "./gpt_oss.js";
@@ -43,6 +44,7 @@ const ALL: PresetDef[] = [
   ...GEMMA3_PRESETS,
   ...SMOLLM3_PRESETS,
   ...DEEPSEEK_PRESETS,
+  ...DEEPSEEK_V32_PRESETS,
   ...LLAMA4_PRESETS,
   ...KIMI_PRESETS,
   ...KIMI_LINEAR_PRESETS,

@@ -14,7 +14,8 @@
  *   - prefill (T ≥ PREFILL_T): the fused attention op (src/ops/attention.ts) on the row's keys —
  *     the call's own k, v when the row was empty, else the held prefix gathered + the new keys.
  * Rows may hold different lengths (continuous batching). `keys()` / `values()` / `append` are the
- * plain interface (gathering copies) for callers that do not use `attend`.
+ * plain interface (gathering copies) for callers that do not use `attend`; `rowKeys(b)` gathers
+ * one row (ragged batches; the DSA layer reads its held keys this way).
  */
 import { Tensor } from "../../tensor/tensor.js";
 import { allocArray } from "../../tensor/dtype.js";
@@ -87,6 +88,15 @@ export class PagedKVCache implements KVCache {
 
   values(): Tensor {
     return this.gathered("v");
+  }
+
+  /** Row b's keys, positions 0 … its length (this call's writes included) − 1: [1, n_b, H_kv, D] (a copy). */
+  rowKeys(b: number): Tensor {
+    const seq = this.seqs[b];
+    if (!seq) throw new ChimeraError(`paged kv cache: row ${b} of a batch of ${this.seqs.length}`);
+    const L = this.pool.layers[this.layer]!;
+    const n = seq.length + this.appended;
+    return new Tensor(gatherKV(this.pool, this.layer, seq, 0, n).k, [1, n, L.heads, L.headDim]);
   }
 
   attend(q: Tensor, k: Tensor, v: Tensor, opts: AttendOptions): Tensor {
