@@ -11,6 +11,7 @@ export { ChimeraError, OpError, ConfigError } from "./errors.js";
 export { customOp, CustomContext } from "./autograd/custom.js";
 export { checkpoint } from "./autograd/checkpoint.js";
 export { liveMemory, settledLiveMemory, forceGC } from "./autograd/memory.js";
+export { poolStats, clearPool, setPoolEnabled, setPoolLimit, type PoolStats } from "./tensor/pool.js";
 export { Module } from "./nn/module.js";
 export { buildModel, CausalLM, type BuildOptions, type ForwardOptions, type ForwardResult } from "./models/causal_lm.js";
 export { DecodeState } from "./models/decode_state.js";

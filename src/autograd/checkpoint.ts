@@ -16,7 +16,7 @@ import { sameShape, shapeStr } from "../tensor/shape.js";
 import { defaultGenerator } from "../tensor/rng.js";
 import { OpError } from "../errors.js";
 import { enableGrad, isGradEnabled, noGrad, type GradNode } from "./node.js";
-import { backward } from "./backward.js";
+import { backward, isReleasingIntermediates } from "./backward.js";
 
 /** Counts recomputations (tests, and to see the cost of checkpointing). */
 let recomputes = 0;
@@ -52,6 +52,7 @@ export function checkpoint<O extends Tensor | Tensor[]>(fn: (...inputs: Tensor[]
     inputs: inputs.map((t) => (t.requiresGrad ? t : null)),
     numOutputs: nOut,
     outputShapes: outShapes,
+    outputs: outs,
     backward: (gouts) => {
       recomputes++;
       const gen = defaultGenerator();
@@ -84,7 +85,8 @@ export function checkpoint<O extends Tensor | Tensor[]>(fn: (...inputs: Tensor[]
           seeds.push(g);
         }
       });
-      if (roots.length) backward(roots, seeds);
+      // the recomputed graph is this node's own: free its intermediates when the outer pass does
+      if (roots.length) backward(roots, seeds, { releaseIntermediates: isReleasingIntermediates() });
       return detached.map((d) => (d.requiresGrad ? d.grad : null));
     },
   };

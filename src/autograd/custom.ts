@@ -92,7 +92,7 @@ export function customOp<A extends CustomArg[], O extends Tensor | Tensor[]>(nam
           throw new OpError(name, `backward returned a gradient of shape ${shapeStr(g.shape)} ${g.dtype} for argument ${i} of shape ${shapeStr(t.shape)} ${t.dtype}`);
         return g;
       });
-    });
+    }, { userBackward: true });
     return (multi ? outs : outs[0]) as O;
   };
 }

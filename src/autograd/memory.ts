@@ -6,6 +6,7 @@
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { Tensor } from "../tensor/tensor.js";
+import { poolStats } from "../tensor/pool.js";
 
 let gcFn: (() => void) | null | undefined;
 
@@ -32,8 +33,10 @@ export function forceGC(): boolean {
 export interface LiveMemory {
   /** JS heap in use (bytes). */
   heapUsed: number;
-  /** Bytes held by ArrayBuffers (tensor storage). */
+  /** Bytes held by ArrayBuffers (tensor storage, including the buffer pool's free list). */
   arrayBuffers: number;
+  /** Of those, bytes on the buffer pool's free list (src/tensor/pool.ts). */
+  pooledFree: number;
   /** heapUsed + arrayBuffers. */
   total: number;
   /** Tensors constructed since start (a growth in this per step with a constant workload is fine; live bytes must not grow). */
@@ -61,5 +64,5 @@ export async function settledLiveMemory(rounds = 3): Promise<LiveMemory> {
 function read(): LiveMemory {
   const m = process.memoryUsage();
   const probe = new Tensor(new Float32Array(0), [0]);
-  return { heapUsed: m.heapUsed, arrayBuffers: m.arrayBuffers, total: m.heapUsed + m.arrayBuffers, tensorsCreated: probe.id };
+  return { heapUsed: m.heapUsed, arrayBuffers: m.arrayBuffers, pooledFree: poolStats().freeBytes, total: m.heapUsed + m.arrayBuffers, tensorsCreated: probe.id };
 }

@@ -80,9 +80,9 @@ export function runTrainBench(o: TrainBenchOptions): TrainBenchResult {
   for (let s = 0; s < o.warmup + o.steps; s++) {
     const t0 = performance.now();
     const out = model.forward(x, o.batch, o.seq, { targets: y });
-    backward([out.loss!]);
+    backward([out.loss!], undefined, { releaseIntermediates: true });
     opt.update();
-    model.zeroGrad();
+    model.zeroGrad({ release: true });
     const dt = performance.now() - t0;
     if (s >= o.warmup) times.push(dt);
   }

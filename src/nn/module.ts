@@ -64,8 +64,15 @@ export class Module {
     return this.train(false);
   }
 
-  zeroGrad(): void {
-    for (const p of this.parameters()) p.grad = null;
+  /**
+   * Clears every parameter's gradient. With `release`, the gradients' storage also goes back to
+   * the buffer pool (for training loops: an old `.grad` kept elsewhere then throws on use).
+   */
+  zeroGrad(opts: { release?: boolean } = {}): void {
+    for (const p of this.parameters()) {
+      if (opts.release) p.grad?.recycle();
+      p.grad = null;
+    }
   }
 
   /** Name → tensor map of all parameters (for saving). */

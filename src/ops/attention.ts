@@ -67,6 +67,6 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
     kern.attentionBackward(qd, kd, vd, sd, out.data, lse.data, g!.dense(), gq.data, gk.data, gv.data, gs ? gs.data : null,
       B, Tq, Tk, Hq, Hkv, D, Dv, scale, causal, window, qStart);
     return [q.requiresGrad ? gq : null, k.requiresGrad ? gk : null, v.requiresGrad ? gv : null, gs];
-  });
+  }, { saved: [qd, kd, vd, lse] });
   return out;
 }

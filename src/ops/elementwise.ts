@@ -5,6 +5,7 @@
 import { Tensor } from "../tensor/tensor.js";
 import { broadcastShapes, broadcastStrides, contiguousStrides, sameShape, shapeStr } from "../tensor/shape.js";
 import { allocArray } from "../tensor/dtype.js";
+import { freeArray } from "../tensor/pool.js";
 import { record } from "../autograd/node.js";
 import { OpError } from "../errors.js";
 import type { BinaryOp, UnaryOp } from "../backend/kernels.js";
@@ -27,6 +28,8 @@ function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const ad = a.dense();
   const bd = b.dense();
   K(a).binary(op, ad, broadcastStrides(a.shape, contiguousStrides(a.shape), shape), bd, broadcastStrides(b.shape, contiguousStrides(b.shape), shape), out.data, shape);
+  freeArray(ad); // dense() copies (an input's own storage is left alone)
+  freeArray(bd);
   return out;
 }
 
@@ -107,7 +110,7 @@ export function unaryOp(op: UnaryOp, x: Tensor): Tensor {
     const gx = uninit(x.shape, x.dtype);
     K(x).unaryBackward(op, xd, out.data, g!.dense(), gx.data, x.size);
     return [gx];
-  });
+  }, { saved: [xd] });
   return out;
 }
 

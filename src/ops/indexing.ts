@@ -16,7 +16,7 @@ import { broadcastShapes, broadcastStrides, contiguousStrides, normAxis, numel, 
 import type { Arr } from "../tensor/dtype.js";
 import { record } from "../autograd/node.js";
 import { OpError } from "../errors.js";
-import { checkInputs, empty, K } from "./util.js";
+import { checkInputs, copyOf, empty, K, uninit } from "./util.js";
 
 /** An index tensor: Int32 data with a shape (a bare Int32Array takes a shape implied by the op). */
 export type IndexArg = Int32Array | { data: Int32Array; shape: Shape };
@@ -143,7 +143,7 @@ export function scatterAdd(base: Tensor, axis: number, index: IndexArg, src: Ten
     throw new OpError("scatterAdd", `index ${shapeStr(idx.shape)} and src ${shapeStr(src.shape)} must have the same shape`);
   checkGatherShapes("scatterAdd", base.shape, a, idx.shape, "base");
   checkRange("scatterAdd", idx.data, idx.shape, base.shape[a]!, `axis ${axis} of base ${shapeStr(base.shape)}, index ${shapeStr(idx.shape)}`);
-  const out = new Tensor(base.dense().slice(), base.shape);
+  const out = copyOf(base);
   walk(true, out.data, base.shape, a, idx.data, idx.shape, src.dense());
   record("scatterAdd", [base, src], [out], ([g]) => {
     let gSrc: Tensor | null = null;
@@ -162,7 +162,7 @@ function selectRaw(x: Tensor, a: number, ids: Int32Array): Tensor {
   const n = ids.length;
   const shape = x.shape.slice();
   shape[a] = n;
-  const out = empty(shape, x.dtype);
+  const out = uninit(shape, x.dtype); // every row is copied
   const xd = x.dense();
   const kern = K(x);
   // one kernel call over all outer slices: row o·len + ids[i] of the [outer·len, inner] view
@@ -218,7 +218,7 @@ export function indexAdd(base: Tensor, axis: number, ids: Int32Array, src: Tenso
   if (!sameShape(src.shape, want))
     throw new OpError("indexAdd", `src ${shapeStr(src.shape)} must be ${shapeStr(want)} for base ${shapeStr(base.shape)} and ${ids.length} ids on axis ${axis}`);
   checkRange("indexAdd", ids, [ids.length], base.shape[a]!, `axis ${axis} of base ${shapeStr(base.shape)}`);
-  const out = new Tensor(base.dense().slice(), base.shape);
+  const out = copyOf(base);
   addRowsRaw(out, a, ids, src.dense());
   record("indexAdd", [base, src], [out], ([g]) => [base.requiresGrad ? g! : null, src.requiresGrad ? selectRaw(g!, a, ids) : null]);
   return out;

@@ -92,6 +92,14 @@ function expandBatch(t: Tensor, batchShape: number[]): Tensor {
   return out;
 }
 
+/** A contiguous copy of a strided t, outside the graph. */
+function contiguousCopy(t: Tensor): Tensor {
+  const d = t.detach();
+  const c = contiguous(d);
+  d.recycle(); // a scratch view: t's storage must not count it as a user
+  return c;
+}
+
 export function matmul(a: Tensor, b: Tensor): Tensor {
   checkInputs("matmul", a, b);
   if (a.rank < 1 || b.rank < 1) throw new OpError("matmul", `needs tensors of rank ≥ 1, got ${shapeStr(a.shape)} @ ${shapeStr(b.shape)}`);
@@ -121,8 +129,8 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null): Tensor {
   const outF = w.shape[0]!;
   if (b && (b.rank !== 1 || b.shape[0] !== outF)) throw new OpError("linear", `bias ${shapeStr(b.shape)} does not match weight ${shapeStr(w.shape)}`);
   const rows = x.size / Math.max(inF, 1);
-  const xc = x.isContiguous() ? x : contiguous(x.detach());
-  const wc = w.isContiguous() ? w : contiguous(w.detach());
+  const xc = x.isContiguous() ? x : contiguousCopy(x);
+  const wc = w.isContiguous() ? w : contiguousCopy(w);
   const outShape = [...x.shape.slice(0, -1), outF];
   const out = uninit(outShape, x.dtype);
   const kern = K(x);
@@ -151,6 +159,6 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null): Tensor {
       kern.reduce("sum", gd, gb.data, 1, rows, outF);
     }
     return [gx, gw, gb];
-  });
+  }, { saved: [xc === x ? null : xc, wc === w ? null : wc] }); // strided inputs' copies
   return out;
 }

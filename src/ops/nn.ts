@@ -7,7 +7,7 @@ import { numel, shapeStr } from "../tensor/shape.js";
 import { record } from "../autograd/node.js";
 import { OpError } from "../errors.js";
 import { defaultGenerator, type Generator } from "../tensor/rng.js";
-import { empty, K } from "./util.js";
+import { empty, K, uninit } from "./util.js";
 
 /**
  * out[..., :] = weight[ids[...], :] for weight [V, d] and ids (Int32, row-major over `shape`,
@@ -28,7 +28,7 @@ export function embedding(weight: Tensor, ids: Int32Array | readonly number[], s
   }
   const kern = K(weight);
   const n = idx.length;
-  const out = empty([...s, dim], weight.dtype);
+  const out = uninit([...s, dim], weight.dtype); // every row is copied
   kern.embedding(weight.dense(), idx, out.data, n, dim);
   record(op, [weight], [out], ([g]) => {
     const gw = empty([V, dim], weight.dtype);

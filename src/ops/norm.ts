@@ -54,7 +54,7 @@ export function rmsNorm(x: Tensor, w: Tensor | null, eps = 1e-6, opts: RmsNormOp
     const gw = w && w.requiresGrad ? empty([cols], x.dtype) : null;
     kern.rmsNormBackward(xd, wd, rstd.data, g!.dense(), gx.data, gw ? gw.data : null, rows, cols, offset);
     return [x.requiresGrad ? gx : null, gw];
-  });
+  }, { saved: [xd, rstd] });
   return out;
 }
 
@@ -79,7 +79,7 @@ export function layerNorm(x: Tensor, w: Tensor | null, b: Tensor | null, eps = 1
     const gb = b && b.requiresGrad ? empty([cols], x.dtype) : null;
     kern.layerNormBackward(xd, wd, mean.data, rstd.data, g!.dense(), gx.data, gw ? gw.data : null, gb ? gb.data : null, rows, cols);
     return [x.requiresGrad ? gx : null, gw, gb];
-  });
+  }, { saved: [xd, mean, rstd] });
   return out;
 }
 

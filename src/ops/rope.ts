@@ -17,6 +17,7 @@
  */
 import { Tensor } from "../tensor/tensor.js";
 import { allocArray, type DType } from "../tensor/dtype.js";
+import { freeArray } from "../tensor/pool.js";
 import { shapeStr } from "../tensor/shape.js";
 import { record } from "../autograd/node.js";
 import { OpError } from "../errors.js";
@@ -186,7 +187,9 @@ export function rope(x: Tensor, positions: Int32Array | readonly number[], table
   const cos = tables.cos.dense();
   const sin = tables.sin.dense();
   const out = empty(x.shape, x.dtype);
-  kern.rope(x.dense(), out.data, pos, cos, sin, N, H, D, R, interleaved, false);
+  const xd = x.dense();
+  kern.rope(xd, out.data, pos, cos, sin, N, H, D, R, interleaved, false);
+  freeArray(xd); // a dense() copy (x's own storage is left alone)
   record(op, [x], [out], ([g]) => {
     const gx = empty(x.shape, x.dtype);
     kern.rope(g!.dense(), gx.data, pos, cos, sin, N, H, D, R, interleaved, true);

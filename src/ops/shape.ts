@@ -8,18 +8,19 @@
  * contiguous chunk of len·inner elements per outer index.
  */
 import { Tensor } from "../tensor/tensor.js";
-import { allocArray, type Arr, type DType } from "../tensor/dtype.js";
+import type { Arr, DType } from "../tensor/dtype.js";
+import { freeArray } from "../tensor/pool.js";
 import { contiguousStrides, normAxis, numel, sameShape, shapeStr } from "../tensor/shape.js";
 import { record } from "../autograd/node.js";
 import { OpError } from "../errors.js";
-import { checkInputs, empty, K } from "./util.js";
+import { checkInputs, empty, K, uninit, uninitArray } from "./util.js";
 import { writeInto } from "./view.js";
 import { indexSelect } from "./indexing.js";
 
 /** Interleaves parts: out[o] = part0[o] ‖ part1[o] ‖ … with chunk sizes `chunks` per outer index. */
 function joinRaw(parts: Arr[], dtype: DType, outer: number, chunks: readonly number[]): Arr {
   const total = chunks.reduce((s, c) => s + c, 0);
-  const out = allocArray(dtype, outer * total);
+  const out = uninitArray(dtype, outer * total); // the parts cover every element
   let off = 0;
   for (let p = 0; p < parts.length; p++) {
     const src = parts[p]!;
@@ -39,8 +40,11 @@ function cutRaw(g: Arr, dtype: DType, outer: number, chunks: readonly number[], 
     const start = off;
     off += c;
     if (!want[p]) return null;
-    if (outer === 1) return g.slice(start, start + c);
-    const out = allocArray(dtype, outer * c);
+    const out = uninitArray(dtype, outer * c); // written whole below
+    if (outer === 1) {
+      out.set(g.subarray(start, start + c));
+      return out;
+    }
     for (let o = 0; o < outer; o++) out.set(g.subarray(o * total + start, o * total + start + c), o * c);
     return out;
   });
@@ -48,7 +52,9 @@ function cutRaw(g: Arr, dtype: DType, outer: number, chunks: readonly number[], 
 
 function joinRecorded(op: string, ts: Tensor[], outShape: number[], outer: number, chunks: number[]): Tensor {
   const dt = ts[0]!.dtype;
-  const out = new Tensor(joinRaw(ts.map((t) => t.dense()), dt, outer, chunks), outShape);
+  const srcs = ts.map((t) => t.dense());
+  const out = new Tensor(joinRaw(srcs, dt, outer, chunks), outShape);
+  for (const d of srcs) freeArray(d); // dense() copies (inputs' own storage is left alone)
   record(op, ts, [out], ([g]) => {
     const parts = cutRaw(g!.dense(), dt, outer, chunks, ts.map((t) => t.requiresGrad));
     return parts.map((p, i) => (p ? new Tensor(p, ts[i]!.shape) : null));
@@ -122,7 +128,7 @@ export function split(x: Tensor, sizes: number | readonly number[], axis = 0): T
   });
   const xShape = x.shape;
   record("split", [x], pieces, (gs) => {
-    const gx = empty(xShape, x.dtype);
+    const gx = gs.every((g) => g) ? uninit(xShape, x.dtype) : empty(xShape, x.dtype); // zeros only where a piece got no gradient
     const cs = contiguousStrides(xShape);
     gs.forEach((g, i) => {
       if (g) writeInto(new Tensor(gx.data, g.shape, cs, starts[i]! * cs[a]!), g);
@@ -161,7 +167,9 @@ export function pad(x: Tensor, pads: readonly (readonly [number, number])[], val
   if (value !== 0) out.data.fill(value);
   const os = contiguousStrides(outShape);
   const origin = before.reduce((s, b, d) => s + b * os[d]!, 0); // flat offset of x's [0, …, 0] in out
-  writeInto(new Tensor(out.data, x.shape, os, origin), x);
+  const inner = new Tensor(out.data, x.shape, os, origin);
+  writeInto(inner, x);
+  inner.recycle(); // a scratch view: out's storage must not count it as a user
   record("pad", [x], [out], ([g]) => {
     const gx = empty(x.shape, g!.dtype);
     K(gx).copyStrided(g!.dense(), origin, x.shape, os, gx.data);

@@ -1,6 +1,7 @@
 /** Helpers shared by ops: output allocation, contiguous data access, kernel lookup. */
 import { Tensor } from "../tensor/tensor.js";
 import { allocArray, type Arr, type DType } from "../tensor/dtype.js";
+import { allocF32 } from "../tensor/pool.js";
 import { numel, shapeStr, type Shape } from "../tensor/shape.js";
 import { kernelsFor, type Kernels } from "../backend/index.js";
 import { OpError } from "../errors.js";
@@ -9,20 +10,28 @@ export function empty(shape: Shape, dtype: DType): Tensor {
   return new Tensor(allocArray(dtype, numel(shape)), shape);
 }
 
-/** float32 outputs of at least this many elements skip the zero fill in `uninit`. */
-const UNINIT_MIN = 1024;
-
 /**
- * Like `empty`, but large float32 storage is not zero-filled (Buffer.allocUnsafeSlow: a fresh,
- * unshared ArrayBuffer). Only for outputs a kernel writes completely — never for accumulators
+ * Like `empty`, but large float32 storage is not zero-filled (from the buffer pool, or a fresh
+ * Buffer.allocUnsafeSlow). Only for outputs a kernel writes completely — never for accumulators
  * (+= kernels) or partially written results. Saves a memset of every activation and gradient
  * (hundreds of MB per training step). float64 (reference checks) and small tensors stay zeroed.
  */
 export function uninit(shape: Shape, dtype: DType): Tensor {
   const n = numel(shape);
-  if (dtype !== "float32" || n < UNINIT_MIN) return new Tensor(allocArray(dtype, n), shape);
-  const buf = Buffer.allocUnsafeSlow(n * 4);
-  return new Tensor(new Float32Array(buf.buffer, buf.byteOffset, n), shape);
+  if (dtype !== "float32") return new Tensor(allocArray(dtype, n), shape);
+  return new Tensor(allocF32(n, false), shape);
+}
+
+/** The raw-array form of `uninit`: every element must be written by the caller. */
+export function uninitArray(dtype: DType, n: number): Arr {
+  return dtype === "float32" ? allocF32(n, false) : allocArray(dtype, n);
+}
+
+/** A fresh contiguous copy of t (pooled storage, no zero fill first). */
+export function copyOf(t: Tensor): Tensor {
+  const out = uninit(t.shape, t.dtype);
+  out.data.set(t.dense());
+  return out;
 }
 
 /** The tensor's elements as a dense array (zero-copy when already contiguous). */

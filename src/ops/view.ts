@@ -6,14 +6,14 @@ import { Tensor } from "../tensor/tensor.js";
 import { contiguousStrides, normAxis, numel, shapeStr, type Shape } from "../tensor/shape.js";
 import { record } from "../autograd/node.js";
 import { OpError } from "../errors.js";
-import { empty, K } from "./util.js";
+import { empty, K, uninit } from "./util.js";
 import { sumToShape } from "./reduce.js";
 
 /** Copy into fresh contiguous storage if not already contiguous (grad: identity). */
 export function contiguous(x: Tensor): Tensor {
   x.check("contiguous");
   if (x.isContiguous()) return x;
-  const out = empty(x.shape, x.dtype);
+  const out = uninit(x.shape, x.dtype); // copyStrided writes every element
   K(x).copyStrided(x.data, x.offset, x.shape, x.strides, out.data);
   record("contiguous", [x], [out], ([g]) => [g!]);
   return out;

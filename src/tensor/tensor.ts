@@ -6,12 +6,44 @@
  * every op needs: construction, layout queries, element access for tests, and release.
  */
 import { allocArray, dtypeOf, type Arr, type DType } from "./dtype.js";
+import { allocF32, dropStorage, freeArray, mayBePooled, retainStorage, trackArrays } from "./pool.js";
 import { contiguousStrides, numel, shapeStr, type Shape } from "./shape.js";
 import { OpError } from "../errors.js";
 import type { GradNode } from "../autograd/node.js";
 
 let nextId = 1;
+/** Ids given so far: every tensor made after this call has a larger id. */
+export function lastTensorId(): number {
+  return nextId - 1;
+}
 const RELEASED = new Float32Array(0);
+
+/** While set: every tensor made over pooled storage is listed here (see `freeingScratch`). */
+let scratch: Tensor[] | null = null;
+
+/**
+ * Runs fn, then frees what it made on pooled storage and did not return: the tensors not among
+ * `keep(result)`, and the arrays no tensor took (copies from dense(), scratch buffers). For code
+ * that keeps nothing it makes — the autograd engine runs built-in ops' backward through this.
+ */
+export function freeingScratch<T>(fn: () => T, keep: (result: T) => readonly unknown[]): T {
+  const outerTensors = scratch;
+  const tensors: Tensor[] = [];
+  const arrays: Float32Array[] = [];
+  scratch = tensors;
+  const outerArrays = trackArrays(arrays);
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    scratch = outerTensors;
+    trackArrays(outerArrays);
+  }
+  const kept = keep(result);
+  for (const t of tensors) if (!kept.includes(t)) t.recycle();
+  for (const a of arrays) freeArray(a); // only those no tensor uses
+  return result;
+}
 
 export class Tensor {
   /** Unique id, handy in debug output. */
@@ -39,6 +71,8 @@ export class Tensor {
     this.strides = strides ? strides.slice() : contiguousStrides(shape);
     this.offset = offset;
     this.dtype = dtypeOf(data);
+    // count this tensor as a user of pooled storage
+    if (mayBePooled(data) && retainStorage(data) && scratch !== null) scratch.push(this);
   }
 
   static empty(shape: Shape, dtype: DType = "float32"): Tensor {
@@ -84,7 +118,7 @@ export class Tensor {
       if (this.offset === 0 && this.data.length === n) return this.data;
       return this.data.subarray(this.offset, this.offset + n);
     }
-    const out = allocArray(this.dtype, n);
+    const out = this.dtype === "float32" ? allocF32(n, false) : allocArray(this.dtype, n); // every element is written below
     if (n === 0) return out;
     // walk the rows of the last dim with an incremental offset; unit-stride rows are block copies
     const rank = this.rank;
@@ -147,13 +181,30 @@ export class Tensor {
 
   /**
    * Drops the storage now instead of waiting for GC. Any later use names this tensor in an error.
-   * Views of the same storage keep their own reference and stay valid.
+   * Views of the same storage keep their own reference and stay valid. Storage released here is
+   * never handed out again by the buffer pool (raw arrays taken from it stay valid).
    */
   release(): void {
+    this.drop(false);
+  }
+
+  /**
+   * @internal Like release(), for tensors the engine owns: their storage goes back to the buffer
+   * pool (src/tensor/pool.ts) once no other tensor uses it. The tensor keeps its graph node, so
+   * a later backward through it fails naming the op instead of silently stopping there.
+   */
+  recycle(): void {
+    this.drop(true);
+  }
+
+  private drop(recycle: boolean): void {
+    if (this.released) return;
+    const d = this.data;
     this.released = true;
     this.data = RELEASED;
     this.grad = null;
-    this.node = null;
+    if (!recycle) this.node = null;
+    if (mayBePooled(d)) dropStorage(d, recycle);
   }
 
   toString(): string {

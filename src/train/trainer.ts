@@ -211,7 +211,8 @@ export function train(o: TrainOptions): TrainSummary {
         nonFinite = true;
         break;
       }
-      backward([loss], [full(loss.shape, 1 / o.gradAccum, { dtype: loss.dtype })]);
+      // the losses were read above: the rest of the graph is freed as backward goes
+      backward([loss], [full(loss.shape, 1 / o.gradAccum, { dtype: loss.dtype })], { releaseIntermediates: true });
     }
     const gradNorm = nonFinite ? NaN : clipGradNorm(model.parameters(), o.gradClip);
     if (nonFinite || !Number.isFinite(gradNorm)) {
@@ -243,7 +244,7 @@ export function train(o: TrainOptions): TrainSummary {
       throw new ChimeraError(`training stopped at step ${step}: non-finite values — ${where} (checkpoints in ${o.outDir})`);
     }
     opt.update();
-    model.zeroGrad();
+    model.zeroGrad({ release: true });
 
     // ---- bookkeeping ---------------------------------------------------------------------------
     state.step = step;
