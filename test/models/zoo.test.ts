@@ -30,6 +30,11 @@ const ZOO_TINY = [
   "trinity-tiny",
   "gemma3-tiny",
   "nemotron-tiny",
+  "qwen3-tiny",
+  "qwen3-next-tiny",
+  "mistral-tiny",
+  "olmo2-tiny",
+  "smollm3-tiny",
 ];
 
 for (const name of ZOO_TINY)

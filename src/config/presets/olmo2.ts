@@ -6,6 +6,7 @@
  * OLMo 2 13B (architectures.json "OLMo-2 13B", litgpt 'OLMo-2-1124-13B'): 40 × 5120, MHA 40 × 128,
  * SwiGLU 13,824, the same norms, RoPE and vocabulary. Published as "13B" (a nominal name; the
  * config gives 13.72B, which test/config/cost.test.ts recomputes by hand).
+ * olmo2-tiny keeps the structure (post-norm inside the residual, full-width QK-norm, MHA) at d 128.
  */
 import { dense } from "./dense.js";
 import type { PresetDef } from "./types.js";
@@ -46,6 +47,27 @@ export const OLMO2_PRESETS: PresetDef[] = [
         headDim: 128,
         ffn: 13_824,
         context: 4_096,
+        theta: 500_000,
+        eps: 1e-6,
+        tied: false,
+        placement: "post",
+        qkNorm: "full",
+      }),
+  },
+  {
+    name: "olmo2-tiny",
+    family: "olmo2",
+    description: "trainable OLMo-2-style model: 4 × 128, reordered post-norm, full-width QK-norm, MHA 4 × 32, vocab 4096",
+    build: () =>
+      dense("olmo2-tiny", "OLMo 2 structure at tiny size for CPU training and tests", "olmo2-7b structure, reduced dims", {
+        vocabSize: 4_096,
+        dModel: 128,
+        layers: 4,
+        heads: 4,
+        kvHeads: 4,
+        headDim: 32,
+        ffn: 384,
+        context: 256,
         theta: 500_000,
         eps: 1e-6,
         tied: false,

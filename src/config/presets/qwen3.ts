@@ -5,6 +5,7 @@
  * renormalised, no shared expert, every layer MoE. Tied embeddings for 0.6B and 4B.
  * Published sizes: 0.6B (0.44B non-embedding), 4.0B (3.6B non-embedding), 8.2B, 32.8B (31.2B
  * non-embedding), 30.5B-A3.3B, 235B-A22B.
+ * qwen3-tiny keeps the dense structure (per-head QK-norm, GQA, tied embeddings) at d 128.
  */
 import { moe } from "../components/moe.js";
 import { dense } from "./dense.js";
@@ -68,6 +69,24 @@ export const QWEN3_PRESETS: PresetDef[] = [
         ffn: 12_288,
         tied: false,
         ffnSpec: moe({ numExperts: 128, topK: 8, expertHidden: 1_536 }),
+      }),
+  },
+  {
+    name: "qwen3-tiny",
+    family: "qwen3",
+    description: "trainable Qwen3-style model: 4 × 128, GQA 4/2 × 32, per-head QK-norm, SwiGLU 384, tied, vocab 4096",
+    build: () =>
+      dense("qwen3-tiny", "Qwen3 structure at tiny size for CPU training and tests", "qwen3-0.6b structure, reduced dims", {
+        ...base,
+        vocabSize: 4_096,
+        headDim: 32,
+        context: 256,
+        dModel: 128,
+        layers: 4,
+        heads: 4,
+        kvHeads: 2,
+        ffn: 384,
+        tied: true,
       }),
   },
 ];
