@@ -24,7 +24,6 @@
  * Init: A_log = log U(1, 16); dt_bias = softplus⁻¹(dt) with dt log-uniform in [1e-3, 0.1] (fla's
  * GDN init; HF uses 1); conv weights U(±1/√K) (PyTorch's Conv1d default); norm weight 1.
  */
-import { Module } from "../nn/module.js";
 import { add, exp, mul, neg, sigmoid, silu, softplus } from "../ops/elementwise.js";
 import { causalConv1d } from "../ops/conv.js";
 import { gatedDeltaRule } from "../ops/gated_delta.js";
@@ -32,11 +31,12 @@ import { rmsNormGated } from "../ops/norm.js";
 import { concat, repeatInterleave, split } from "../ops/shape.js";
 import { reshape } from "../ops/view.js";
 import { Tensor } from "../tensor/tensor.js";
-import { allocArray, type DType } from "../tensor/dtype.js";
+import type { DType } from "../tensor/dtype.js";
 import { zeros } from "../tensor/creation.js";
 import { convChannels, type GatedDeltaNetSpec } from "../config/components/gated_deltanet.js";
 import { Layer, type LayerContext, type LayerState } from "./context.js";
-import { constInit, uniformInit, type Init } from "./init.js";
+import { constInit, dtBiasInit, uniformInit, type Init } from "./init.js";
+import { WeightOnly } from "./weight_only.js";
 import { Linear } from "./linear.js";
 
 export interface DeltaNetState extends LayerState {
@@ -45,14 +45,6 @@ export interface DeltaNetState extends LayerState {
   S: Tensor;
   /** Conv inputs of the last K−1 positions [B, K−1, C]. */
   conv: Tensor;
-}
-
-class WeightOnly extends Module {
-  readonly weight: Tensor;
-  constructor(w: Tensor) {
-    super();
-    this.weight = this.param("weight", w);
-  }
 }
 
 export class GatedDeltaNet extends Layer {
@@ -169,15 +161,4 @@ export interface DeltaNetInputs {
   mixed: Tensor;
   /** the conv state after the last token [B, K−1, C] */
   convState: Tensor;
-}
-
-/** dt_bias = softplus⁻¹(dt), dt = exp(U(ln 1e-3, ln 0.1)) clamped ≥ 1e-4 (fla GDN init). */
-function dtBiasInit(Hv: number, init: Init): Tensor {
-  const u = uniformInit([Hv], init, Math.log(1e-3), Math.log(0.1));
-  const out = allocArray(init.dtype, Hv);
-  for (let i = 0; i < Hv; i++) {
-    const dt = Math.max(Math.exp(u.data[i]!), 1e-4);
-    out[i] = dt + Math.log(-Math.expm1(-dt)); // softplus⁻¹(dt) = log(e^dt − 1)
-  }
-  return new Tensor(out, [Hv]);
 }

@@ -10,8 +10,8 @@
  */
 import { Generator } from "../tensor/rng.js";
 import { full, rand, randn, zeros } from "../tensor/creation.js";
-import type { Tensor } from "../tensor/tensor.js";
-import type { DType } from "../tensor/dtype.js";
+import { Tensor } from "../tensor/tensor.js";
+import { allocArray, type DType } from "../tensor/dtype.js";
 import type { Shape } from "../tensor/shape.js";
 
 export interface Init {
@@ -47,4 +47,18 @@ export function zerosInit(shape: Shape, init: Init): Tensor {
 
 export function constInit(shape: Shape, init: Init, value: number): Tensor {
   return full(shape, value, { dtype: init.dtype });
+}
+
+/**
+ * The `dt_bias` of the gated linear-attention / SSM layers (Gated DeltaNet, KDA, Mamba-2; fla and
+ * mamba_ssm init): softplus⁻¹(dt) for dt = exp(U(ln 1e-3, ln 0.1)) floored at 1e-4, n values.
+ */
+export function dtBiasInit(n: number, init: Init): Tensor {
+  const u = uniformInit([n], init, Math.log(1e-3), Math.log(0.1));
+  const out = allocArray(init.dtype, n);
+  for (let i = 0; i < n; i++) {
+    const dt = Math.max(Math.exp(u.data[i]!), 1e-4);
+    out[i] = dt + Math.log(-Math.expm1(-dt)); // softplus⁻¹(dt) = log(e^dt − 1)
+  }
+  return new Tensor(out, [n]);
 }

@@ -36,7 +36,6 @@
  * (components.md §12); conv weights U(±1/√K); o_norm 1; gate bias 0; matrices normal(std),
  * o_proj normal(std·outScale).
  */
-import { Module } from "../nn/module.js";
 import { add, exp, mul, neg, sigmoid, silu, softplus } from "../ops/elementwise.js";
 import { causalConv1d } from "../ops/conv.js";
 import { kimiDeltaRule, KDA_DEFAULT_CHUNK } from "../ops/kda.js";
@@ -45,11 +44,12 @@ import { rmsNormGated } from "../ops/norm.js";
 import { concat, split } from "../ops/shape.js";
 import { reshape } from "../ops/view.js";
 import { Tensor } from "../tensor/tensor.js";
-import { allocArray, type DType } from "../tensor/dtype.js";
+import type { DType } from "../tensor/dtype.js";
 import { zeros } from "../tensor/creation.js";
 import { kdaConvChannels, type KdaSpec } from "../config/components/kda.js";
 import { Layer, type LayerContext, type LayerState } from "./context.js";
-import { constInit, uniformInit, type Init } from "./init.js";
+import { constInit, dtBiasInit, uniformInit, type Init } from "./init.js";
+import { WeightOnly } from "./weight_only.js";
 import { Linear } from "./linear.js";
 
 export interface KdaState extends LayerState {
@@ -58,14 +58,6 @@ export interface KdaState extends LayerState {
   S: Tensor;
   /** Conv inputs of the last K−1 positions [B, K−1, C] (q, k, v channels side by side). */
   conv: Tensor;
-}
-
-class WeightOnly extends Module {
-  readonly weight: Tensor;
-  constructor(w: Tensor) {
-    super();
-    this.weight = this.param("weight", w);
-  }
 }
 
 /** What `KimiDeltaAttention.inputs` returns (shapes for x [B, T, d]). */
@@ -192,15 +184,4 @@ export class KimiDeltaAttention extends Layer {
     }
     return this.output(res.out, inp.gate, B, T);
   }
-}
-
-/** dt_bias = softplus⁻¹(dt), dt = exp(U(ln 1e-3, ln 0.1)) clamped ≥ 1e-4, one per key channel. */
-function dtBiasInit(n: number, init: Init): Tensor {
-  const u = uniformInit([n], init, Math.log(1e-3), Math.log(0.1));
-  const out = allocArray(init.dtype, n);
-  for (let i = 0; i < n; i++) {
-    const dt = Math.max(Math.exp(u.data[i]!), 1e-4);
-    out[i] = dt + Math.log(-Math.expm1(-dt)); // softplus⁻¹(dt) = log(e^dt − 1)
-  }
-  return new Tensor(out, [n]);
 }

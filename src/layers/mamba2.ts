@@ -32,11 +32,12 @@ import { rmsNormGated } from "../ops/norm.js";
 import { split } from "../ops/shape.js";
 import { reshape } from "../ops/view.js";
 import { Tensor } from "../tensor/tensor.js";
-import { allocArray, type DType } from "../tensor/dtype.js";
+import type { DType } from "../tensor/dtype.js";
 import { zeros } from "../tensor/creation.js";
 import { innerDim, inProjWidth, mambaConvChannels, type Mamba2Spec } from "../config/components/mamba2.js";
 import { Layer, type LayerContext, type LayerState } from "./context.js";
-import { constInit, uniformInit, type Init } from "./init.js";
+import { constInit, dtBiasInit, uniformInit, type Init } from "./init.js";
+import { WeightOnly } from "./weight_only.js";
 import { Linear } from "./linear.js";
 import { ssd, type SsdMode, type SsdResult } from "./ssd.js";
 
@@ -46,14 +47,6 @@ export interface Mamba2State extends LayerState {
   ssm: Tensor;
   /** Conv inputs of the last K−1 positions [B, K−1, C]. */
   conv: Tensor;
-}
-
-class WeightOnly extends Module {
-  readonly weight: Tensor;
-  constructor(w: Tensor) {
-    super();
-    this.weight = this.param("weight", w);
-  }
 }
 
 /** Depthwise conv parameters: weight [C, 1, K] and optional bias [C]. */
@@ -162,15 +155,4 @@ export class Mamba2 extends Layer {
     }
     return this.output(res.y, inp.z, B, T);
   }
-}
-
-/** dt_bias = softplus⁻¹(Δ₀), Δ₀ = exp(U(ln 1e-3, ln 0.1)) floored at 1e-4 (mamba_ssm / HF NemotronH init). */
-function dtBiasInit(H: number, init: Init): Tensor {
-  const u = uniformInit([H], init, Math.log(1e-3), Math.log(0.1));
-  const out = allocArray(init.dtype, H);
-  for (let i = 0; i < H; i++) {
-    const dt = Math.max(Math.exp(u.data[i]!), 1e-4);
-    out[i] = dt + Math.log(-Math.expm1(-dt)); // log(e^Δ − 1)
-  }
-  return new Tensor(out, [H]);
 }
