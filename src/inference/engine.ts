@@ -47,7 +47,7 @@ import { Tensor } from "../tensor/tensor.js";
 import { ChimeraError } from "../errors.js";
 import type { CausalLM } from "../models/causal_lm.js";
 import type { BlockOptions, Sublayer } from "../models/block.js";
-import type { LayerContext, LayerState } from "../layers/context.js";
+import { layerContext, type LayerContext, type LayerState } from "../layers/context.js";
 import { GroupedQueryAttention } from "../layers/attention.js";
 import { MultiHeadLatentAttention } from "../layers/mla.js";
 import { GatedDeltaNet } from "../layers/gated_deltanet.js";
@@ -477,19 +477,7 @@ export class InferenceEngine {
   /** The layer context of an inference call (eval mode, no losses). */
   private evalContext(B: number, T: number, startPos: number, positions: Int32Array): LayerContext {
     const model = this.model;
-    return {
-      B,
-      T,
-      startPos,
-      positions,
-      training: false,
-      computeLosses: false,
-      targets: null,
-      ignoreIndex: -100,
-      unembed: (h) => model.unembed(h),
-      aux: [],
-      mtp: [],
-    };
+    return layerContext(B, T, { startPos, positions, unembed: (h) => model.unembed(h) });
   }
 
   /**

@@ -43,7 +43,7 @@ import { ChimeraError } from "../errors.js";
 import type { CausalLM } from "../models/causal_lm.js";
 import type { BlockOptions } from "../models/block.js";
 import type { SequentialMtpModule } from "../models/sequential_mtp.js";
-import type { LayerContext, LayerState } from "../layers/context.js";
+import { layerContext, type LayerContext, type LayerState } from "../layers/context.js";
 import type { AttentionState } from "../layers/kv_cache.js";
 import { GroupedQueryAttention } from "../layers/attention.js";
 import { MultiHeadLatentAttention } from "../layers/mla.js";
@@ -279,22 +279,9 @@ export class MtpModuleCaches {
    */
   private runBlock(k: number, ms: MtpModuleState, x: Tensor, L: number, commit: number): Tensor {
     const T = x.shape[1]!;
-    const positions = new Int32Array(T);
-    for (let t = 0; t < T; t++) positions[t] = L + t;
     const model = this.model;
-    const ctx: LayerContext = {
-      B: 1,
-      T,
-      startPos: L,
-      positions,
-      training: false,
-      computeLosses: false,
-      targets: null,
-      ignoreIndex: -100,
-      unembed: (h) => model.unembed(h),
-      aux: [],
-      mtp: [],
-    };
+    const ctx = layerContext(1, T, { startPos: L, unembed: (h) => model.unembed(h) }); // positions L … L+T−1
+    const positions = ctx.positions;
     const piece = (a: number, b: number): LayerContext => ({ ...ctx, T: b - a, startPos: L + a, positions: positions.slice(a, b) });
     const pool = this.pools[k];
     ms.paged?.reserve(T);
