@@ -26,7 +26,7 @@ import { averageKeys } from "../../src/config/components/kind.js";
 import { costOf } from "../../src/config/cost.js";
 import { paramShapes } from "../../src/config/shapes.js";
 import type { ModelConfig } from "../../src/config/types.js";
-import { buildModel, type CausalLM } from "../../src/models/causal_lm.js";
+import { buildModel } from "../../src/models/causal_lm.js";
 import { InferenceEngine } from "../../src/inference/engine.js";
 import { Scheduler } from "../../src/inference/scheduler.js";
 import { AdamW } from "../../src/train/optim/adamw.js";
@@ -39,6 +39,7 @@ import { manualSeed } from "../../src/tensor/rng.js";
 import { Tensor } from "../../src/tensor/tensor.js";
 import type { Module } from "../../src/nn/module.js";
 import { assertClose, gradcheck, randn64 } from "../helpers/gradcheck.js";
+import { checkPagedAgainstFull, fullLast } from "../helpers/paged_latent.js";
 import { letterTokenizer } from "../inference/tiny.js";
 import { nextTokenTargets, tokens } from "../models/tiny_configs.js";
 
@@ -388,48 +389,14 @@ function tinyDsaModel(vocab: number): ModelConfig {
   });
 }
 
-function fullLast(m: CausalLM, ids: number[]): Float64Array {
-  return noGrad(() => {
-    const { logits } = m.forward(Int32Array.from(ids), 1, ids.length);
-    const V = logits.shape[2]!;
-    return Float64Array.from(logits.dense().subarray((ids.length - 1) * V, ids.length * V));
-  });
-}
 
 test("inference engine: paged rows [c | k_rope | k^I] ≡ full recompute (prefill, decode, 3-token step, chunk, ragged batch, fork)", () => {
   const V = 32;
   const m = buildModel(tinyDsaModel(V), { seed: 3, dtype: "float64" });
   const eng = new InferenceEngine(m, { blockSize: 4, numBlocks: 64 });
   assert.equal(eng.pool!.groupTokenBytes(0), 2 * (8 + 4 + 6) * 8, "2 layers × (kv rank 8 + rope 4 + indexer 6) × 8 bytes");
-  const seq = eng.newSequence();
-  const ids = Array.from(tokens(10, V, 5));
-  let out = eng.forward([seq], Int32Array.from(ids), ids.length);
-  assertClose(out.logits, fullLast(m, ids), 1e-10, 1e-11, "prefill");
-  for (let step = 0; step < 6; step++) {
-    const next = (step * 7 + 3) % V;
-    ids.push(next);
-    out = eng.forward([seq], Int32Array.of(next), 1);
-    assertClose(out.logits, fullLast(m, ids), 1e-10, 1e-11, `decode step ${step}`);
-  }
-  const three = [5, 9, 11];
-  out = eng.forward([seq], Int32Array.from(three), 3, { logitsFrom: 0 });
-  for (let t = 0; t < 3; t++) {
-    ids.push(three[t]!);
-    assertClose(out.logits.slice(t * V, (t + 1) * V), fullLast(m, ids), 1e-10, 1e-11, `3-token step t=${t}`);
-  }
-  const chunk = Array.from(tokens(9, V, 6));
-  out = eng.forward([seq], Int32Array.from(chunk), chunk.length);
-  ids.push(...chunk);
-  assertClose(out.logits, fullLast(m, ids), 1e-10, 1e-11, "prefill chunk after a held prefix");
-  // ragged rows (28 and 3 positions held) in one step ≡ each row alone; fork shares blocks
-  const other = eng.newSequence();
-  eng.forward([other], Int32Array.from(tokens(3, V, 8)), 3);
-  const twin = eng.fork(other);
-  const both = eng.forward([seq, other], Int32Array.of(1, 2), 1);
-  const alone = eng.forward([twin], Int32Array.of(2), 1);
-  assertClose(both.logits.slice(V, 2 * V), alone.logits, 1e-12, 1e-13, "ragged row vs alone");
-  ids.push(1);
-  assertClose(both.logits.slice(0, V), fullLast(m, ids), 1e-10, 1e-11, "ragged row 0 vs full");
+  const { seq, other, twin, ids, both } = checkPagedAgainstFull(m, eng, V);
+  assertClose(both.slice(0, V), fullLast(m, ids), 1e-10, 1e-11, "ragged row 0 vs full");
   for (const s of [seq, other, twin]) eng.free(s);
   assert.equal(eng.pool!.groups.reduce((s, g) => s + g.allocator.totalRefs(), 0), 0);
 });

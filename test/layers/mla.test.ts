@@ -35,6 +35,7 @@ import { manualSeed } from "../../src/tensor/rng.js";
 import type { Module } from "../../src/nn/module.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
 import { assertClose, gradcheck, randn64, to32 } from "../helpers/gradcheck.js";
+import { checkPagedAgainstFull } from "../helpers/paged_latent.js";
 import { letterTokenizer } from "../inference/tiny.js";
 import { nextTokenTargets, tokens } from "../models/tiny_configs.js";
 
@@ -273,13 +274,6 @@ function tinyMlaModel(o: { vocab: number; layers?: number }): ModelConfig {
   });
 }
 
-function fullLast(m: CausalLM, ids: number[]): Float64Array {
-  return noGrad(() => {
-    const { logits } = m.forward(Int32Array.from(ids), 1, ids.length);
-    const V = logits.shape[2]!;
-    return Float64Array.from(logits.dense().subarray((ids.length - 1) * V, ids.length * V));
-  });
-}
 
 test("inference engine: paged latent cache ≡ full recompute (prefill, decode, 3-token step, chunk, ragged batch); r + p elements per token", () => {
   const V = 32;
@@ -287,34 +281,7 @@ test("inference engine: paged latent cache ≡ full recompute (prefill, decode, 
   const eng = new InferenceEngine(m, { blockSize: 4, numBlocks: 64 });
   assert.equal(eng.pool!.groupTokenBytes(0), 2 * (8 + 4) * 8, "2 layers × (kv rank 8 + rope 4) × 8 bytes");
   assert.ok(eng.pool!.v.every((a) => a.length === 0), "no separate value storage");
-  const seq = eng.newSequence();
-  const ids = Array.from(tokens(10, V, 5));
-  let out = eng.forward([seq], Int32Array.from(ids), ids.length);
-  assertClose(out.logits, fullLast(m, ids), 1e-10, 1e-11, "prefill");
-  for (let step = 0; step < 6; step++) {
-    const next = (step * 7 + 3) % V;
-    ids.push(next);
-    out = eng.forward([seq], Int32Array.of(next), 1);
-    assertClose(out.logits, fullLast(m, ids), 1e-10, 1e-11, `decode step ${step}`);
-  }
-  const three = [5, 9, 11];
-  out = eng.forward([seq], Int32Array.from(three), 3, { logitsFrom: 0 });
-  for (let t = 0; t < 3; t++) {
-    ids.push(three[t]!);
-    assertClose(out.logits.slice(t * V, (t + 1) * V), fullLast(m, ids), 1e-10, 1e-11, `3-token step t=${t}`);
-  }
-  // a second prefill chunk (≥ 8 tokens: fused attention over the gathered latent prefix)
-  const chunk = Array.from(tokens(9, V, 6));
-  out = eng.forward([seq], Int32Array.from(chunk), chunk.length);
-  ids.push(...chunk);
-  assertClose(out.logits, fullLast(m, ids), 1e-10, 1e-11, "prefill chunk after a held prefix");
-  // ragged rows in one decode step ≡ each row alone; fork shares blocks
-  const other = eng.newSequence();
-  eng.forward([other], Int32Array.from(tokens(3, V, 8)), 3);
-  const twin = eng.fork(other);
-  const both = eng.forward([seq, other], Int32Array.of(1, 2), 1);
-  const alone = eng.forward([twin], Int32Array.of(2), 1);
-  assertClose(both.logits.slice(V, 2 * V), alone.logits, 1e-12, 1e-13, "ragged row vs alone");
+  const { seq, other, twin } = checkPagedAgainstFull(m, eng, V);
   for (const s of [seq, other, twin]) eng.free(s);
   assert.equal(eng.pool!.groups.reduce((s, g) => s + g.allocator.totalRefs(), 0), 0);
 });
