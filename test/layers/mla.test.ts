@@ -21,7 +21,7 @@ import { toJson, validateConfig } from "../../src/config/index.js";
 import { costOf } from "../../src/config/cost.js";
 import { paramShapes } from "../../src/config/shapes.js";
 import type { ModelConfig } from "../../src/config/types.js";
-import { buildModel, type CausalLM } from "../../src/models/causal_lm.js";
+import { buildModel } from "../../src/models/causal_lm.js";
 import { InferenceEngine } from "../../src/inference/engine.js";
 import { Scheduler } from "../../src/inference/scheduler.js";
 import { AdamW } from "../../src/train/optim/adamw.js";
