@@ -11,6 +11,7 @@ import { withBackend } from "../../src/backend/index.js";
 import { backward } from "../../src/autograd/backward.js";
 import { noGrad } from "../../src/autograd/node.js";
 import { philoxNormal } from "../../src/tensor/rng.js";
+import type { Module } from "../../src/nn/module.js";
 
 /** A float64 tensor of standard normals from a seed (deterministic). */
 export function randn64(shape: number[], seed = 1, scale = 1): Tensor {
@@ -117,4 +118,20 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
     den += e * e;
   }
   if (den > 0) assert.ok(Math.sqrt(num / den) <= rtol + atol, `${what}: relative RMS error ${Math.sqrt(num / den)} > ${rtol}`);
+}
+
+/** Runs fn with the module's parameters replaced by `ps` (in namedParameters order), then restores them. */
+export function withParams<T>(m: Module, ps: Tensor[], fn: () => T): T {
+  const slots = m.namedParameters().map(([name]) => {
+    const path = name.split(".");
+    let owner = m as unknown as Record<string, unknown>;
+    for (const k of path.slice(0, -1)) owner = owner[k] as Record<string, unknown>;
+    return { owner, key: path[path.length - 1]!, saved: owner[path[path.length - 1]!] };
+  });
+  slots.forEach((s, i) => (s.owner[s.key] = ps[i]));
+  try {
+    return fn();
+  } finally {
+    for (const s of slots) s.owner[s.key] = s.saved;
+  }
 }

@@ -37,8 +37,7 @@ import { noGrad } from "../../src/autograd/node.js";
 import { backward } from "../../src/autograd/backward.js";
 import { manualSeed } from "../../src/tensor/rng.js";
 import { Tensor } from "../../src/tensor/tensor.js";
-import type { Module } from "../../src/nn/module.js";
-import { assertClose, gradcheck, randn64 } from "../helpers/gradcheck.js";
+import { assertClose, gradcheck, randn64, withParams } from "../helpers/gradcheck.js";
 import { checkPagedAgainstFull, fullLast } from "../helpers/paged_latent.js";
 import { letterTokenizer } from "../inference/tiny.js";
 import { nextTokenTargets, tokens } from "../models/tiny_configs.js";
@@ -185,21 +184,6 @@ function layerScores(m: MultiHeadLatentAttention, x: Tensor): Tensor {
   return noGrad(() => indexScores(ix.queries(m.q_norm!.forward(m.wq_a!.forward(x)), pos, T), ix.weights(x), ix.keys(x, pos, T)));
 }
 
-/** Runs fn with the module's parameters replaced by `ps` (in namedParameters order). */
-function withParams<T>(m: Module, ps: Tensor[], fn: () => T): T {
-  const slots = m.namedParameters().map(([name]) => {
-    const path = name.split(".");
-    let owner = m as unknown as Record<string, unknown>;
-    for (const k of path.slice(0, -1)) owner = owner[k] as Record<string, unknown>;
-    return { owner, key: path[path.length - 1]!, saved: owner[path[path.length - 1]!] };
-  });
-  slots.forEach((s, i) => (s.owner[s.key] = ps[i]));
-  try {
-    return fn();
-  } finally {
-    for (const s of slots) s.owner[s.key] = s.saved;
-  }
-}
 
 // ---- tests ----
 

@@ -21,9 +21,8 @@ import { slice } from "../../src/ops/view.js";
 import { noGrad } from "../../src/autograd/node.js";
 import { backward } from "../../src/autograd/backward.js";
 import { nativeAvailable, withBackend } from "../../src/backend/index.js";
-import type { Module } from "../../src/nn/module.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
-import { assertClose, gradcheck, randn64, to32 } from "../helpers/gradcheck.js";
+import { assertClose, gradcheck, randn64, to32, withParams } from "../helpers/gradcheck.js";
 import { checkRecurrentEngine } from "../helpers/engine_recurrent.js";
 
 const d = 12;
@@ -193,20 +192,6 @@ test("prefill + decode through the state (chunks, single tokens, chunk boundarie
   });
 });
 
-function withParams<T>(m: Module, ps: Tensor[], fn: () => T): T {
-  const slots = m.namedParameters().map(([name]) => {
-    const path = name.split(".");
-    let owner = m as unknown as Record<string, unknown>;
-    for (const k of path.slice(0, -1)) owner = owner[k] as Record<string, unknown>;
-    return { owner, key: path[path.length - 1]!, saved: owner[path[path.length - 1]!] };
-  });
-  slots.forEach((s, i) => (s.owner[s.key] = ps[i]));
-  try {
-    return fn();
-  } finally {
-    for (const s of slots) s.owner[s.key] = s.saved;
-  }
-}
 
 test("gradients match finite differences for the input and every parameter (chunked and recurrent forms, with state)", () => {
   const m = layer({ numHeads: 2, headDim: 2, stateSize: 3, numGroups: 2, chunkSize: 3, dtMin: 0.05, projBias: true });

@@ -32,9 +32,8 @@ import { noGrad } from "../../src/autograd/node.js";
 import { backward } from "../../src/autograd/backward.js";
 import { nativeAvailable, withBackend } from "../../src/backend/index.js";
 import { manualSeed } from "../../src/tensor/rng.js";
-import type { Module } from "../../src/nn/module.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
-import { assertClose, gradcheck, randn64, to32 } from "../helpers/gradcheck.js";
+import { assertClose, gradcheck, randn64, to32, withParams } from "../helpers/gradcheck.js";
 import { checkPagedAgainstFull } from "../helpers/paged_latent.js";
 import { letterTokenizer } from "../inference/tiny.js";
 import { nextTokenTargets, tokens } from "../models/tiny_configs.js";
@@ -172,21 +171,6 @@ test("parameter names, shapes and count ≡ mlaKind.shapes / params; deepseek-ti
   );
 });
 
-/** Runs fn with the layer's parameters replaced by `ps` (in namedParameters order). */
-function withParams<T>(m: Module, ps: Tensor[], fn: () => T): T {
-  const slots = m.namedParameters().map(([name]) => {
-    const path = name.split(".");
-    let owner = m as unknown as Record<string, unknown>;
-    for (const k of path.slice(0, -1)) owner = owner[k] as Record<string, unknown>;
-    return { owner, key: path[path.length - 1]!, saved: owner[path[path.length - 1]!] };
-  });
-  slots.forEach((s, i) => (s.owner[s.key] = ps[i]));
-  try {
-    return fn();
-  } finally {
-    for (const s of slots) s.owner[s.key] = s.saved;
-  }
-}
 
 test("gradients match finite differences for the input and every parameter (non-absorbed and absorbed paths)", () => {
   const m = new MultiHeadLatentAttention(
