@@ -8,12 +8,11 @@ import { makeInit } from "../../src/layers/init.js";
 import { gqa, type GqaSpec } from "../../src/config/components/gqa.js";
 import { rmsnorm } from "../../src/config/components/rmsnorm.js";
 import type { RopeParams } from "../../src/config/components/rope.js";
-import { concat } from "../../src/ops/shape.js";
-import { slice } from "../../src/ops/view.js";
 import { noGrad } from "../../src/autograd/node.js";
 import { backward } from "../../src/autograd/backward.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
 import { assertClose, gradcheck, randn64 } from "../helpers/gradcheck.js";
+import { forwardInPieces } from "../helpers/pieces.js";
 
 const d = 16;
 function layer(p: Partial<GqaSpec>, rope: RopeParams | null = null, seed = 1): GroupedQueryAttention {
@@ -99,14 +98,9 @@ for (const [name, spec, rope] of OPTIONS)
     noGrad(() => {
       const full = m.forward(x, layerContext(B, T), null);
       const st = m.newState(B, "float64");
-      const parts: Tensor[] = [];
-      let t = 0;
-      for (const n of [4, 1, 1, 5, 1, 1]) {
-        parts.push(m.forward(slice(x, 1, t, t + n), layerContext(B, n, { startPos: t }), st));
-        t += n;
-      }
+      const incremental = forwardInPieces(m, x, [4, 1, 1, 5, 1, 1], st);
       assert.equal(st.cache.length, T);
-      assertClose(concat(parts, 1).dense(), full.dense(), 1e-12, 1e-13, name);
+      assertClose(incremental, full.dense(), 1e-12, 1e-13, name);
     });
   });
 

@@ -15,7 +15,7 @@ import { kda, kdaKind, type KdaSpec } from "../../src/config/components/kda.js";
 import { kimiDeltaRule, type KdaMode } from "../../src/ops/kda.js";
 import { gatedDeltaRule } from "../../src/ops/gated_delta.js";
 import { concat } from "../../src/ops/shape.js";
-import { expand, reshape, slice, unsqueeze } from "../../src/ops/view.js";
+import { expand, reshape, unsqueeze } from "../../src/ops/view.js";
 import { noGrad } from "../../src/autograd/node.js";
 import { backward } from "../../src/autograd/backward.js";
 import { nativeAvailable, withBackend } from "../../src/backend/index.js";
@@ -23,6 +23,7 @@ import { Tensor } from "../../src/tensor/tensor.js";
 import { getPreset } from "../../src/config/presets/index.js";
 import { checkRecurrentEngine } from "../helpers/engine_recurrent.js";
 import { assertClose, gradcheck, randn64, to32 } from "../helpers/gradcheck.js";
+import { forwardInPieces } from "../helpers/pieces.js";
 
 const sig = (z: number): number => 1 / (1 + Math.exp(-z));
 const silu = (z: number): number => z * sig(z);
@@ -280,15 +281,10 @@ test("KDA layer prefill + recurrent decode + chunk ≡ full forward (conv window
   noGrad(() => {
     const full = m.forward(x, layerContext(B, T), null).dense();
     const st = m.newState(B, "float64");
-    const parts: Tensor[] = [];
-    let t = 0;
-    for (const n of [20, 1, 1, 1, 37]) {
-      parts.push(m.forward(slice(x, 1, t, t + n), layerContext(B, n, { startPos: t }), st));
-      t += n;
-    }
+    const incremental = forwardInPieces(m, x, [20, 1, 1, 1, 37], st);
     assert.deepEqual(st.S.shape, [B, 2, 4, 3]);
     assert.deepEqual(st.conv.shape, [B, 3, 2 * 2 * 4 + 2 * 3]);
-    assertClose(concat(parts, 1).dense(), full, 1e-10, 1e-12, "incremental");
+    assertClose(incremental, full, 1e-10, 1e-12, "incremental");
   });
 });
 
