@@ -48,8 +48,7 @@ import { ChimeraError } from "../errors.js";
 import type { CausalLM } from "../models/causal_lm.js";
 import type { BlockOptions, Sublayer } from "../models/block.js";
 import { layerContext, type LayerContext, type LayerState } from "../layers/context.js";
-import { GroupedQueryAttention } from "../layers/attention.js";
-import { MultiHeadLatentAttention } from "../layers/mla.js";
+import { pagedKvSpec } from "./kv_layers.js";
 import { GatedDeltaNet } from "../layers/gated_deltanet.js";
 import { Mamba2 } from "../layers/mamba2.js";
 import { KimiDeltaAttention } from "../layers/kda.js";
@@ -194,12 +193,9 @@ export class InferenceEngine {
           this.mtpHeads.push({ block: i, sub: j, head: c });
           return { kind: "mtp", head: c };
         }
-        if (c instanceof GroupedQueryAttention) {
-          kv.push({ heads: c.spec.numKvHeads, headDim: c.spec.headDim, window: c.spec.slidingWindow ?? 0 });
-          return { kind: "attention", layer: kv.length - 1 };
-        }
-        if (c instanceof MultiHeadLatentAttention) {
-          kv.push(c.kvLayerSpec());
+        const kvSpec = pagedKvSpec(c);
+        if (kvSpec) {
+          kv.push(kvSpec);
           return { kind: "attention", layer: kv.length - 1 };
         }
         if (c instanceof GatedDeltaNet) {

@@ -44,9 +44,8 @@ import type { CausalLM } from "../models/causal_lm.js";
 import type { BlockOptions } from "../models/block.js";
 import type { SequentialMtpModule } from "../models/sequential_mtp.js";
 import { layerContext, type LayerContext, type LayerState } from "../layers/context.js";
+import { pagedKvSpec } from "./kv_layers.js";
 import type { AttentionState } from "../layers/kv_cache.js";
-import { GroupedQueryAttention } from "../layers/attention.js";
-import { MultiHeadLatentAttention } from "../layers/mla.js";
 import { GatedDeltaNet } from "../layers/gated_deltanet.js";
 import { PagedKVPool, PagedSequence, PagedKVCache, type KvLayerSpec } from "./paged/index.js";
 
@@ -89,7 +88,7 @@ function classify(modules: readonly SequentialMtpModule[], dtype: CausalLM["dtyp
     m.block.sublayers.forEach((s, j) => {
       const c = s.component;
       if (c.sideBranch || c.newState(1, dtype) === null) return;
-      if (c instanceof GroupedQueryAttention || c instanceof MultiHeadLatentAttention || c instanceof GatedDeltaNet) mixer = true;
+      if (pagedKvSpec(c) || c instanceof GatedDeltaNet) mixer = true;
       else
         refusal ??= `inference: drafting with sequential MTP modules supports GQA, MLA and Gated DeltaNet sequence mixers in module blocks; module ${k} sublayer ${j} ('${s.where}') keeps another kind of decode state`;
     }),
@@ -127,12 +126,9 @@ export class MtpModuleCaches {
         m.block.sublayers.map((s): ModSlot => {
           const c = s.component;
           if (c.sideBranch) return { kind: "side" };
-          if (c instanceof GroupedQueryAttention) {
-            kv.push({ heads: c.spec.numKvHeads, headDim: c.spec.headDim, window: c.spec.slidingWindow ?? 0 });
-            return { kind: "attention", layer: kv.length - 1 };
-          }
-          if (c instanceof MultiHeadLatentAttention) {
-            kv.push(c.kvLayerSpec());
+          const kvSpec = pagedKvSpec(c);
+          if (kvSpec) {
+            kv.push(kvSpec);
             return { kind: "attention", layer: kv.length - 1 };
           }
           return c instanceof GatedDeltaNet ? { kind: "deltanet" } : { kind: "stateless" };
