@@ -39,6 +39,7 @@ import { Tensor } from "../../src/tensor/tensor.js";
 import { assertClose, gradcheck, randn64, withParams } from "../helpers/gradcheck.js";
 import { forwardInPieces } from "../helpers/pieces.js";
 import { checkPagedAgainstFull, fullLast } from "../helpers/paged_latent.js";
+import { lin, rotate } from "../helpers/loops.js";
 import { letterTokenizer } from "../inference/tiny.js";
 import { nextTokenTargets, tokens } from "../models/tiny_configs.js";
 
@@ -59,20 +60,6 @@ function dsaLayer(ix: Partial<NonNullable<MlaSpec["indexer"]>> = {}, rope: RopeP
 
 // ---- float64 loop references ----
 
-/** y = x Wᵀ for row-major x [rows, in], W [out, in]. */
-function lin(x: ArrayLike<number>, W: Tensor, rows: number): Float64Array {
-  const [out, inF] = W.shape as [number, number];
-  const w = W.dense();
-  const y = new Float64Array(rows * out);
-  for (let i = 0; i < rows; i++)
-    for (let o = 0; o < out; o++) {
-      let s = 0;
-      for (let j = 0; j < inF; j++) s += x[i * inF + j]! * w[o * inF + j]!;
-      y[i * out + o] = s;
-    }
-  return y;
-}
-
 /** Row-wise RMSNorm (gain g) or LayerNorm (gain g, bias b) of x [rows, w]. */
 function norm(x: ArrayLike<number>, rows: number, w: number, g: Tensor, eps: number, bias: Tensor | null = null): Float64Array {
   const gd = g.dense();
@@ -87,18 +74,6 @@ function norm(x: ArrayLike<number>, rows: number, w: number, g: Tensor, eps: num
     for (let j = 0; j < w; j++) y[i * w + j] = (x[i * w + j]! - mu) * inv * gd[j]! + (bd ? bd[j]! : 0);
   }
   return y;
-}
-
-/** In-place rotation of v[o … o+p) at position pos: interleaved pairs (2i, 2i+1) or rotate-half pairs (i, i+p/2). */
-function rotate(v: Float64Array, o: number, p: number, pos: number, inv: Float64Array | null, interleaved: boolean): void {
-  if (!inv) return;
-  for (let i = 0; i < p / 2; i++) {
-    const a = pos * inv[i]!;
-    const [ia, ib] = interleaved ? [o + 2 * i, o + 2 * i + 1] : [o + i, o + i + p / 2];
-    const [x0, x1] = [v[ia]!, v[ib]!];
-    v[ia] = x0 * Math.cos(a) - x1 * Math.sin(a);
-    v[ib] = x1 * Math.cos(a) + x0 * Math.sin(a);
-  }
 }
 
 /** Index scores I [T, T] of one sequence x [T, d] (−∞ above the diagonal), by the definition. */

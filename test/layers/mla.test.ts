@@ -34,6 +34,7 @@ import type { Tensor } from "../../src/tensor/tensor.js";
 import { assertClose, gradcheck, randn64, to32, withParams } from "../helpers/gradcheck.js";
 import { forwardInPieces } from "../helpers/pieces.js";
 import { checkPagedAgainstFull } from "../helpers/paged_latent.js";
+import { lin, rotate } from "../helpers/loops.js";
 import { letterTokenizer } from "../inference/tiny.js";
 import { nextTokenTargets, tokens } from "../models/tiny_configs.js";
 
@@ -44,20 +45,6 @@ const YARN: RopeParams = { theta: 1e4, fraction: 1, scaling: { kind: "yarn", fac
 
 function layer(p: Partial<MlaSpec> = {}, rope: RopeParams | null = ROPE, seed = 1, dtype: "float32" | "float64" = "float64"): MultiHeadLatentAttention {
   return new MultiHeadLatentAttention(mla({ ...SPEC, ...p }), d, rope, makeInit(seed, 0.4, 1, dtype), 32);
-}
-
-/** y = x Wᵀ for row-major x [rows, in], W [out, in]. */
-function lin(x: ArrayLike<number>, W: Tensor, rows: number): Float64Array {
-  const [out, inF] = W.shape as [number, number];
-  const w = W.dense();
-  const y = new Float64Array(rows * out);
-  for (let i = 0; i < rows; i++)
-    for (let o = 0; o < out; o++) {
-      let s = 0;
-      for (let j = 0; j < inF; j++) s += x[i * inF + j]! * w[o * inF + j]!;
-      y[i * out + o] = s;
-    }
-  return y;
 }
 
 /** Row-wise RMSNorm of the first `w` of every `stride` values, gain g. */
@@ -71,17 +58,6 @@ function rms(x: ArrayLike<number>, rows: number, stride: number, w: number, g: T
     for (let j = 0; j < w; j++) y[i * w + j] = x[i * stride + j]! * inv * gd[j]!;
   }
   return y;
-}
-
-/** In-place interleaved rotation of v[o … o+p) at position pos: pairs (2i, 2i+1) by pos·inv[i]. */
-function rotate(v: Float64Array, o: number, p: number, pos: number, inv: Float64Array | null): void {
-  if (!inv) return;
-  for (let i = 0; i < p / 2; i++) {
-    const a = pos * inv[i]!;
-    const [x0, x1] = [v[o + 2 * i]!, v[o + 2 * i + 1]!];
-    v[o + 2 * i] = x0 * Math.cos(a) - x1 * Math.sin(a);
-    v[o + 2 * i + 1] = x1 * Math.cos(a) + x0 * Math.sin(a);
-  }
 }
 
 /** Textbook MLA in plain loops for one sequence x [T, d] (non-absorbed; unit-magnitude rotation; explicit scale). */
