@@ -12,6 +12,7 @@ import { backward } from "../../src/autograd/backward.js";
 import { noGrad } from "../../src/autograd/node.js";
 import { philoxNormal } from "../../src/tensor/rng.js";
 import type { Module } from "../../src/nn/module.js";
+import { layerContext, type Layer } from "../../src/layers/context.js";
 
 /** A float64 tensor of standard normals from a seed (deterministic). */
 export function randn64(shape: number[], seed = 1, scale = 1): Tensor {
@@ -134,4 +135,22 @@ export function withParams<T>(m: Module, ps: Tensor[], fn: () => T): T {
   } finally {
     for (const s of slots) s.owner[s.key] = s.saved;
   }
+}
+
+/**
+ * A float32 layer built by `make` on the native and on the reference backend: forward on a fixed
+ * random x [B, T, d] (seed xSeed), backward of a fixed random output gradient (seed xSeed + 1).
+ * Returns each backend's output, input gradient and parameter gradients (namedParameters order).
+ */
+export function layerOnBothBackends(make: () => Layer, B: number, T: number, d: number, xSeed: number) {
+  const run = (backend: "native" | "reference") =>
+    withBackend(backend, () => {
+      const m = make();
+      const x = to32(randn64([B, T, d], xSeed));
+      x.requiresGrad = true;
+      const y = m.forward(x, layerContext(B, T), null);
+      backward([y], [to32(randn64([B, T, d], xSeed + 1))]);
+      return { y: y.dense(), gx: x.grad!.dense(), gw: m.namedParameters().map(([, p]) => p.grad!.dense()) };
+    });
+  return { a: run("native"), b: run("reference") };
 }

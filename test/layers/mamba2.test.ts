@@ -19,9 +19,9 @@ import { exp, neg } from "../../src/ops/elementwise.js";
 import { slice } from "../../src/ops/view.js";
 import { noGrad } from "../../src/autograd/node.js";
 import { backward } from "../../src/autograd/backward.js";
-import { nativeAvailable, withBackend } from "../../src/backend/index.js";
+import { nativeAvailable } from "../../src/backend/index.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
-import { assertClose, gradcheck, randn64, to32, withParams } from "../helpers/gradcheck.js";
+import { assertClose, gradcheck, randn64, withParams, layerOnBothBackends } from "../helpers/gradcheck.js";
 import { forwardInPieces } from "../helpers/pieces.js";
 import { checkRecurrentEngine } from "../helpers/engine_recurrent.js";
 
@@ -212,17 +212,7 @@ test("gradients match finite differences for the input and every parameter (chun
 });
 
 test("native ≡ reference (float32 forward and gradients)", { skip: nativeAvailable() ? false : "native addon not built" }, () => {
-  const run = (backend: "native" | "reference") =>
-    withBackend(backend, () => {
-      const m = layer({ chunkSize: 8 }, 4, "float32");
-      const x = to32(randn64([2, 21, d], 7));
-      x.requiresGrad = true;
-      const y = m.forward(x, layerContext(2, 21), null);
-      backward([y], [to32(randn64([2, 21, d], 8))]);
-      return { y: y.dense(), gx: x.grad!.dense(), gw: m.namedParameters().map(([, p]) => p.grad!.dense()) };
-    });
-  const a = run("native");
-  const b = run("reference");
+  const { a, b } = layerOnBothBackends(() => layer({ chunkSize: 8 }, 4, "float32"), 2, 21, d, 7);
   assertClose(a.y, b.y, 1e-5, 1e-6, "forward");
   assertClose(a.gx, b.gx, 1e-4, 1e-6, "input gradient");
   a.gw.forEach((g, i) => assertClose(g, b.gw[i]!, 1e-4, 1e-6, `parameter ${i} gradient`));

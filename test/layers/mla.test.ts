@@ -28,10 +28,10 @@ import { AdamW } from "../../src/train/optim/adamw.js";
 import { ropeFrequencies } from "../../src/ops/rope.js";
 import { noGrad } from "../../src/autograd/node.js";
 import { backward } from "../../src/autograd/backward.js";
-import { nativeAvailable, withBackend } from "../../src/backend/index.js";
+import { nativeAvailable } from "../../src/backend/index.js";
 import { manualSeed } from "../../src/tensor/rng.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
-import { assertClose, gradcheck, randn64, to32, withParams } from "../helpers/gradcheck.js";
+import { assertClose, gradcheck, randn64, withParams, layerOnBothBackends } from "../helpers/gradcheck.js";
 import { forwardInPieces } from "../helpers/pieces.js";
 import { checkPagedAgainstFull } from "../helpers/paged_latent.js";
 import { lin, rotate } from "../helpers/loops.js";
@@ -170,17 +170,7 @@ test("gradients match finite differences for the input and every parameter (non-
 });
 
 test("native ≡ reference (float32 forward and gradients)", { skip: nativeAvailable() ? false : "native addon not built" }, () => {
-  const run = (backend: "native" | "reference") =>
-    withBackend(backend, () => {
-      const m = layer({}, YARN, 4, "float32");
-      const x = to32(randn64([2, 11, d], 7));
-      x.requiresGrad = true;
-      const y = m.forward(x, layerContext(2, 11), null);
-      backward([y], [to32(randn64([2, 11, d], 8))]);
-      return { y: y.dense(), gx: x.grad!.dense(), gw: m.namedParameters().map(([, p]) => p.grad!.dense()) };
-    });
-  const a = run("native");
-  const b = run("reference");
+  const { a, b } = layerOnBothBackends(() => layer({}, YARN, 4, "float32"), 2, 11, d, 7);
   assertClose(a.y, b.y, 1e-5, 1e-6, "forward");
   assertClose(a.gx, b.gx, 1e-4, 1e-6, "input gradient");
   a.gw.forEach((g, i) => assertClose(g, b.gw[i]!, 1e-4, 1e-6, `parameter ${i} gradient`));
